@@ -1,0 +1,5 @@
+"""xla_runtime: HLO in, results out. See README.md and ../shared/DESIGN.md for the map."""
+from .errors import HloParseError, HloVerifierError, UnsupportedError
+from .hlo import HloModule, parse_hlo
+
+__all__ = ["HloParseError", "HloVerifierError", "UnsupportedError", "HloModule", "parse_hlo"]
