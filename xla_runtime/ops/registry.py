@@ -1,0 +1,70 @@
+"""The op registry: one ``OpDef`` per opcode holding its rules side by side.
+
+Each op family module (elementwise.py, shape_ops.py, ...) registers, for its opcodes:
+  * a shape rule   ``infer(ins, operand_shapes) -> Shape``   (used by the verifier), and
+  * an interpreter rule ``evaluate(ctx, ins, args) -> value`` (the reference semantics).
+Later backends hang their lowering rules off the same ``OpDef`` (``OpDef.rules[name]``).
+
+Shape rules raise ``ShapeError`` with a plain message; the verifier adds the instruction's name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import UnsupportedError
+
+
+class ShapeError(ValueError):
+    """Raised by shape rules; the verifier wraps it with the offending instruction."""
+
+
+@dataclass
+class OpDef:
+    opcode: str
+    infer: Callable | None = None
+    evaluate: Callable | None = None
+    elementwise: bool = False
+    rules: dict[str, Any] = field(default_factory=dict)   # per-backend lowering rules
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def op_def(opcode: str) -> OpDef:
+    if opcode not in REGISTRY:
+        REGISTRY[opcode] = OpDef(opcode)
+    return REGISTRY[opcode]
+
+
+def shape_rule(*opcodes: str):
+    """Register ``fn(ins, operand_shapes) -> Shape`` as the shape rule of ``opcodes``."""
+    def deco(fn):
+        for o in opcodes:
+            op_def(o).infer = fn
+        return fn
+    return deco
+
+
+def interpreter_rule(*opcodes: str, elementwise: bool = False):
+    """Register ``fn(ctx, ins, args) -> value`` as the reference semantics of ``opcodes``."""
+    def deco(fn):
+        for o in opcodes:
+            d = op_def(o)
+            d.evaluate = fn
+            d.elementwise = d.elementwise or elementwise
+        return fn
+    return deco
+
+
+def lookup(opcode: str) -> OpDef:
+    d = REGISTRY.get(opcode)
+    if d is None or d.evaluate is None:
+        raise UnsupportedError(f"opcode {opcode!r} is valid HLO but this runtime does not execute it")
+    return d
+
+
+def check(cond: bool, message: str) -> None:
+    """Shape-rule assertion: ``check(a == b, "why")`` raises ShapeError(message) when false."""
+    if not cond:
+        raise ShapeError(message)
