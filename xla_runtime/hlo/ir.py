@@ -16,7 +16,7 @@ from .shape import Shape
 
 # attributes whose value names computations
 CALL_ATTRS = ("to_apply", "calls", "condition", "body", "branch_computations",
-              "true_computation", "false_computation", "called_computations")
+              "true_computation", "false_computation", "called_computations", "select", "scatter")
 
 
 class HloInstruction:

@@ -100,3 +100,65 @@ def array(shape_like: Shape, dims, element_type: str | None = None) -> ArrayShap
 
 def scalar_type(name: str) -> PrimitiveType:
     return primitive_type(name)
+
+
+_COMMUTATIVE_COMBINERS = {"add", "multiply", "maximum", "minimum", "and", "or", "xor"}
+
+
+def simple_combiner(comp) -> str | None:
+    """The opcode when ``comp`` is just ``op(param0, param1)`` on scalars (add, max, ...), else None.
+
+    Lets reductions and scatters use NumPy's ufunc.reduce / ufunc.at instead of calling the
+    computation; anything else goes through the generic (exact) path.
+    """
+    if len(comp.instructions) != 3:
+        return None
+    root = comp.root
+    params = comp.parameters
+    if (len(params) != 2 or root.opcode not in _COMMUTATIVE_COMBINERS or not root.shape.is_array
+            or root.shape.rank != 0 or set(root.operands) != set(params) or len(root.operands) != 2):
+        return None
+    return root.opcode
+
+
+def combiner_ufunc(opcode: str, t: PrimitiveType):
+    if t.is_pred:
+        return {"add": np.logical_or, "or": np.logical_or, "maximum": np.logical_or, "multiply": np.logical_and,
+                "and": np.logical_and, "minimum": np.logical_and, "xor": np.logical_xor}[opcode]
+    return {"add": np.add, "multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum,
+            "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}[opcode]
+
+
+def combine_at(ctx, comp, target: np.ndarray, index: np.ndarray, values: list[np.ndarray] | np.ndarray):
+    """``target.flat[index[i]] = comp(target.flat[index[i]], values[i])`` in order of i, in place.
+
+    ``target`` and ``values`` may be lists (variadic computations). Repeated indices are combined
+    one after another, as XLA applies scatter updates in sequence.
+    """
+    targets = target if isinstance(target, list) else [target]
+    vals = values if isinstance(values, list) else [values]
+    op = simple_combiner(comp) if len(targets) == 1 else None
+    if op is not None:
+        from ..hlo.types import from_numpy_dtype
+        t = from_numpy_dtype(targets[0].dtype)
+        flat = targets[0].reshape(-1)
+        w = wide(flat, t)
+        combiner_ufunc(op, t).at(w, index, wide(vals[0], t))
+        flat[...] = narrow(w, t)
+        return
+    if index.size == 0:
+        return
+    order = np.argsort(index, kind="stable")
+    sidx = index[order]
+    starts = np.r_[0, np.flatnonzero(sidx[1:] != sidx[:-1]) + 1]
+    group_start = np.repeat(starts, np.diff(np.r_[starts, sidx.size]))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(sidx.size) - group_start     # occurrence number of each update
+    flats = [t.reshape(-1) for t in targets]
+    for r in range(int(rank.max()) + 1):
+        sel = rank == r
+        ix = index[sel]
+        out = ctx.call_elementwise(comp, [f[ix] for f in flats] + [v[sel] for v in vals])
+        outs = out if isinstance(out, tuple) else (out,)
+        for f, o in zip(flats, outs):
+            f[ix] = o

@@ -287,7 +287,7 @@ def _int_div_rem(a, b, t, want_rem: bool):
         bs = np.where(ovf, 1, bs).astype(a.dtype)
     q = a // bs
     r = a - q * bs
-    fix = (r != 0) & ((r < 0) != (bs < 0))   # floor -> trunc
+    fix = (r != 0) & ((a < 0) != (bs < 0))   # floor -> truncate toward zero
     q = np.where(fix, q + 1, q).astype(a.dtype)
     r = np.where(fix, r - bs, r).astype(a.dtype)
     if want_rem:
@@ -415,7 +415,7 @@ def _eval_convert(ctx, ins, args):
 
 @interpreter_rule("bitcast-convert", elementwise=True)
 def _eval_bitcast_convert(ctx, ins, args):
-    x = np.ascontiguousarray(args[0])
+    x = np.asarray(args[0], order="C")
     src, dst = ins.operands[0].shape.ptype, ins.shape.ptype
     if src.bits < 8 or dst.bits < 8:
         from ..errors import UnsupportedError

@@ -77,7 +77,7 @@ def _transpose_shape(ins, shapes):
 
 @interpreter_rule("transpose")
 def _eval_transpose(ctx, ins, args):
-    return np.ascontiguousarray(np.transpose(args[0], ins.attr("dimensions")))
+    return np.asarray(np.transpose(args[0], ins.attr("dimensions")), order="C")
 
 
 def _physical(x: np.ndarray, m2m) -> np.ndarray:
@@ -101,11 +101,11 @@ def _eval_bitcast(ctx, ins, args):
     src, out = ins.operands[0].shape, ins.shape
     flat = _physical(x, src.minor_to_major())
     if out.dtype != src.dtype:
-        flat = np.ascontiguousarray(flat).view(out.dtype)
+        flat = np.asarray(flat, order="C").view(out.dtype)
     m2m = out.minor_to_major()
     major_first = tuple(reversed(m2m))
     phys = flat.reshape(tuple(out.dims[d] for d in major_first))
-    return np.ascontiguousarray(np.transpose(phys, np.argsort(major_first)))
+    return np.asarray(np.transpose(phys, np.argsort(major_first)), order="C")
 
 
 @shape_rule("slice")
@@ -124,7 +124,7 @@ def _slice_shape(ins, shapes):
 @interpreter_rule("slice")
 def _eval_slice(ctx, ins, args):
     idx = tuple(slice(d.start, d.limit, d.stride) for d in ins.attr("slice").dims)
-    return np.ascontiguousarray(args[0][idx])
+    return np.asarray(args[0][idx], order="C")
 
 
 @shape_rule("concatenate")
@@ -172,7 +172,7 @@ def pad(x: np.ndarray, value, cfg_dims) -> np.ndarray:
     idx = tuple(slice(max(p.lo, 0), max(p.lo, 0) + i, p.interior + 1) for i, p in zip(inner, cfg_dims))
     out[idx] = x
     crop = tuple(slice(-min(p.lo, 0), f + min(p.hi, 0)) for f, p in zip(full, cfg_dims))
-    return np.ascontiguousarray(out[crop])
+    return np.asarray(out[crop], order="C")
 
 
 @interpreter_rule("pad")
@@ -191,7 +191,7 @@ def _reverse_shape(ins, shapes):
 
 @interpreter_rule("reverse")
 def _eval_reverse(ctx, ins, args):
-    return np.ascontiguousarray(np.flip(args[0], axis=tuple(ins.attr("dimensions", ()))))
+    return np.asarray(np.flip(args[0], axis=tuple(ins.attr("dimensions", ()))), order="C")
 
 
 @shape_rule("iota")

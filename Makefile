@@ -1,0 +1,30 @@
+# Two entry points on a fresh machine: `make demo` and `make test`. Each makes .venv and installs
+# what it needs (stamp files keep repeat runs fast).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: demo test clean
+
+$(PY):
+	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(PY) -m xla_runtime run xla_runtime/examples/mlp.hlo --inputs xla_runtime/examples/mlp_inputs.npz
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

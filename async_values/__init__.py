@@ -1,0 +1,1 @@
+"""async_values: see ../shared/DESIGN.md (built by a later issue)."""

@@ -1,0 +1,1 @@
+"""benchmarks: see ../shared/DESIGN.md (built by a later issue)."""

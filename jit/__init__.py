@@ -1,0 +1,1 @@
+"""jit: see ../shared/DESIGN.md (built by a later issue)."""

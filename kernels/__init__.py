@@ -1,0 +1,1 @@
+"""kernels: see ../shared/DESIGN.md (built by a later issue)."""

@@ -1,0 +1,127 @@
+"""Command line: ``python -m xla_runtime {run,parse} ...`` (``--help`` on each)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+from .errors import HloParseError, HloVerifierError, UnsupportedError
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _load_inputs(path: str | None, module, seed: int) -> list:
+    params = module.entry.parameters
+    if path is None:
+        rng = np.random.default_rng(seed)
+        print(f"no --inputs: using random arguments (seed {seed})", file=sys.stderr)
+        return [_random_array(rng, p.shape) for p in params]
+    data = np.load(path)
+    keys = [f"arg{i}" for i in range(len(params))]
+    if not all(k in data for k in keys):
+        keys = list(data.keys())[: len(params)]
+    if len(keys) < len(params):
+        raise SystemExit(f"error: {path} holds {len(keys)} arrays, the module takes {len(params)} arguments")
+    out = []
+    for k, p in zip(keys, params):
+        a = data[k]
+        if p.shape.is_array and a.dtype != p.shape.dtype and a.dtype.itemsize == p.shape.dtype.itemsize \
+                and a.dtype.kind == "u" and p.shape.ptype.is_float:
+            a = a.view(p.shape.dtype)      # narrow floats stored as their bit patterns (bf16 as uint16)
+        out.append(a)
+    return out
+
+
+def _random_array(rng, shape):
+    t = shape.ptype
+    if t.is_pred:
+        return rng.random(shape.dims) < 0.5
+    if t.is_integer:
+        return rng.integers(-8 if t.is_signed else 0, 8, shape.dims).astype(shape.dtype)
+    if t.is_complex:
+        return (rng.standard_normal(shape.dims) + 1j * rng.standard_normal(shape.dims)).astype(shape.dtype)
+    return rng.standard_normal(shape.dims).astype(np.float32).astype(shape.dtype)
+
+
+def _summary(a: np.ndarray) -> str:
+    if a.size == 0:
+        return "(empty)"
+    if a.dtype.kind in "fc" or str(a.dtype) == "bfloat16":
+        f = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+        if a.dtype.kind == "c":
+            return f"first {np.array2string(a.reshape(-1)[:4], precision=4)}"
+        return (f"min {np.nanmin(f):.6g}  max {np.nanmax(f):.6g}  mean {np.nanmean(f):.6g}"
+                + (f"  nan {int(np.isnan(f).sum())}" if np.isnan(f).any() else ""))
+    if a.dtype == np.bool_:
+        return f"true {int(a.sum())} of {a.size}"
+    return f"min {a.min()}  max {a.max()}  first {a.reshape(-1)[:6].tolist()}"
+
+
+def cmd_parse(args) -> int:
+    from .client import load_module
+    from .hlo import parse_hlo
+    text = _read(args.module)
+    module = parse_hlo(text) if args.no_verify else load_module(text)
+    sys.stdout.write(module.to_text())
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .client import Client
+    text = _read(args.module)
+    client = Client(args.backend)
+    t0 = time.perf_counter()
+    exe = client.compile(text)
+    t1 = time.perf_counter()
+    inputs = _load_inputs(args.inputs, exe.module, args.seed)
+    outs = [np.asarray(b) for b in exe.execute(*inputs)]
+    t2 = time.perf_counter()
+    print(f"{exe.module.name}: compiled in {(t1 - t0) * 1e3:.1f} ms, ran in {(t2 - t1) * 1e3:.1f} ms "
+          f"on {args.backend}")
+    for i, o in enumerate(outs):
+        print(f"  out{i}: {o.dtype}{list(o.shape)}  {_summary(o)}")
+    if args.out:
+        np.savez(args.out, **{f"out{i}": (o.view(np.uint16) if str(o.dtype) == "bfloat16" else o)
+                              for i, o in enumerate(outs)})
+        print(f"wrote {len(outs)} output(s) to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m xla_runtime",
+                                description="Parse, verify and run HLO modules (text as XLA and JAX print it).")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="compile MODULE and run it; print each output's shape, dtype and a summary",
+                       description="Compile an HLO module and run it on the given inputs.")
+    r.add_argument("module", help="HLO text file ('-' for stdin)")
+    r.add_argument("--inputs", help="an .npz with arg0, arg1, ... (or arrays in parameter order); "
+                                    "random arguments when omitted")
+    r.add_argument("--backend", default="interpreter", help="backend to run on (default: interpreter)")
+    r.add_argument("--out", help="write the outputs to this .npz as out0, out1, ...")
+    r.add_argument("--seed", type=int, default=0, help="seed for random arguments")
+    r.set_defaults(fn=cmd_run)
+    q = sub.add_parser("parse", help="parse and verify MODULE; print it back as HLO text",
+                       description="Parse and verify an HLO module and print the round-tripped text.")
+    q.add_argument("module", help="HLO text file ('-' for stdin)")
+    q.add_argument("--no-verify", action="store_true", help="print without running the verifier")
+    q.set_defaults(fn=cmd_parse)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except (HloParseError, HloVerifierError, UnsupportedError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (TypeError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
