@@ -126,7 +126,8 @@ class Executable:
     def __init__(self, module: HloModule, client: "Client"):
         self.module = module
         self.client = client
-        from .interpreter import Interpreter
+        from .interpreter import Interpreter, check_supported
+        check_supported(module)
         self._interpreter = Interpreter(module)
 
     @property

@@ -148,6 +148,21 @@ def _check_value(ins: HloInstruction, value) -> None:
                                  f"expected a {len(shape.elements)}-tuple")
 
 
+def check_supported(module: HloModule) -> None:
+    """Fail at compile time, naming the instruction, if any opcode or custom-call has no semantics."""
+    from .errors import UnsupportedError
+    from .ops.custom_call import lookup_custom_call
+    for ins in module.instructions():
+        if ins.opcode == "parameter":   # bound by the caller, not evaluated
+            continue
+        try:
+            lookup(ins.opcode)
+            if ins.opcode == "custom-call":
+                lookup_custom_call(ins.attr("custom_call_target"))
+        except UnsupportedError as e:
+            raise UnsupportedError(f"{ins.where()}: {e}") from None
+
+
 def evaluate_module(module: HloModule, args):
     """Run ``module``'s entry computation on NumPy arguments; returns the (possibly tuple) result."""
     return Interpreter(module).run(args)
