@@ -63,6 +63,14 @@ def _eval_permute(ctx, ins, args):
     return x.copy() if _self_pair(ins) else np.zeros_like(x)
 
 
+@shape_rule("collective-permute-start")
+def _permute_start_shape(ins, shapes):
+    (s,) = shapes
+    check(ins.shape.is_tuple and len(ins.shape.elements) >= 2 and ins.shape.elements[1].compatible(s),
+          f"collective-permute-start returns (operand, result), both {s}")
+    return ins.shape
+
+
 @interpreter_rule("collective-permute-start")
 def _eval_permute_start(ctx, ins, args):
     x = args[0]
