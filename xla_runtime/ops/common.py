@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..hlo.shape import ArrayShape, Shape
-from ..hlo.types import PrimitiveType, is_narrow_float, primitive_type
+from ..hlo.types import PrimitiveType, from_numpy_dtype, is_narrow_float, primitive_type
 from .registry import ShapeError, check
 
 
@@ -77,8 +77,9 @@ def convert(x: np.ndarray, src: PrimitiveType, dst: PrimitiveType) -> np.ndarray
         if src.is_integer and src.bits < 8:
             x = x.astype(np.int8 if src.is_signed else np.uint8)
         if is_narrow_float(dst) and (src.is_integer or (src.is_float and src.bits > 32)):
-            # one rounding step, like XLA's direct conversion (f64 -> bf16 must not round twice)
-            return x.astype(np.float64).astype(dst.dtype)
+            # XLA:CPU converts f64 and integers to f16/bf16 through f32: two roundings (f64 -> bf16
+            # is not rounded once; 1 + 2**-8 + 2**-30 gives 1.0, not 1.0078125), as JAX shows
+            return x.astype(np.float32).astype(dst.dtype)
         return x.astype(dst.dtype)
     if dst.is_complex:
         if src.is_integer and src.bits < 8:
@@ -102,63 +103,77 @@ def scalar_type(name: str) -> PrimitiveType:
     return primitive_type(name)
 
 
-_COMMUTATIVE_COMBINERS = {"add", "multiply", "maximum", "minimum", "and", "or", "xor"}
+_COMBINER_OPS = ("add", "multiply", "maximum", "minimum", "and", "or", "xor")
 
 
 def simple_combiner(comp) -> str | None:
-    """The opcode when ``comp`` is just ``op(param0, param1)`` on scalars (add, max, ...), else None.
+    """Recognise a scalar combiner so reductions and scatters can use NumPy ufuncs.
 
-    Lets reductions and scatters use NumPy's ufunc.reduce / ufunc.at instead of calling the
-    computation; anything else goes through the generic (exact) path.
+    Returns the opcode when ``comp`` is ``op(param0, param1)`` for a commutative op (add, max, ...),
+    "set" when it just returns ``param1`` (scatter's overwrite), else None: then the computation
+    itself is applied, which is always exact.
     """
-    if len(comp.instructions) != 3:
+    params, root = comp.parameters, comp.root
+    if len(params) != 2 or not root.shape.is_array or root.shape.rank != 0:
         return None
-    root = comp.root
-    params = comp.parameters
-    if (len(params) != 2 or root.opcode not in _COMMUTATIVE_COMBINERS or not root.shape.is_array
-            or root.shape.rank != 0 or set(root.operands) != set(params) or len(root.operands) != 2):
-        return None
-    return root.opcode
+    if root is params[1]:
+        return "set"
+    if root.opcode in _COMBINER_OPS and len(root.operands) == 2 and set(root.operands) == set(params):
+        return root.opcode
+    return None
 
 
-def combiner_ufunc(opcode: str, t: PrimitiveType):
-    if t.is_pred:
-        return {"add": np.logical_or, "or": np.logical_or, "maximum": np.logical_or, "multiply": np.logical_and,
-                "and": np.logical_and, "minimum": np.logical_and, "xor": np.logical_xor}[opcode]
-    return {"add": np.add, "multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum,
-            "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}[opcode]
+def combiner_fn(opcode: str, t: PrimitiveType):
+    """The NumPy function applying a recognised combiner to arrays of type ``t`` (same semantics as
+    the elementwise op, e.g. float max orders -0 < +0 and propagates NaN)."""
+    from .elementwise import _binary
+    return lambda a, b: _binary(opcode, a, b, t)
 
 
-def combine_at(ctx, comp, target: np.ndarray, index: np.ndarray, values: list[np.ndarray] | np.ndarray):
-    """``target.flat[index[i]] = comp(target.flat[index[i]], values[i])`` in order of i, in place.
+_UFUNCS = {"add": np.add, "multiply": np.multiply, "and": np.bitwise_and, "or": np.bitwise_or,
+           "xor": np.bitwise_xor, "maximum": np.maximum, "minimum": np.minimum}
+_PRED_UFUNCS = {"add": np.logical_or, "maximum": np.logical_or, "or": np.logical_or, "xor": np.logical_xor,
+                "multiply": np.logical_and, "minimum": np.logical_and, "and": np.logical_and}
 
-    ``target`` and ``values`` may be lists (variadic computations). Repeated indices are combined
-    one after another, as XLA applies scatter updates in sequence.
+
+def combine_at(ctx, comp, outs: list[np.ndarray], flat: np.ndarray, upds: list[np.ndarray]) -> None:
+    """In place, for j in order: ``outs[k].flat[flat[j]] = comp(outs[k].flat[flat[j]], upds[k][j])``.
+
+    Repeated targets are combined one after another and rounded after each step, as XLA applies
+    scatter updates in sequence. ``outs`` must be contiguous arrays (their flat views are written).
     """
-    targets = target if isinstance(target, list) else [target]
-    vals = values if isinstance(values, list) else [values]
-    op = simple_combiner(comp) if len(targets) == 1 else None
-    if op is not None:
-        from ..hlo.types import from_numpy_dtype
-        t = from_numpy_dtype(targets[0].dtype)
-        flat = targets[0].reshape(-1)
-        w = wide(flat, t)
-        combiner_ufunc(op, t).at(w, index, wide(vals[0], t))
-        flat[...] = narrow(w, t)
+    if flat.size == 0:
         return
-    if index.size == 0:
+    kind = simple_combiner(comp) if len(outs) == 1 else None
+    target = outs[0].reshape(-1)
+    if kind == "set":          # the last update of each target wins
+        uniq, last = np.unique(flat[::-1], return_index=True)
+        target[uniq] = upds[0][::-1][last]
         return
-    order = np.argsort(index, kind="stable")
-    sidx = index[order]
-    starts = np.r_[0, np.flatnonzero(sidx[1:] != sidx[:-1]) + 1]
-    group_start = np.repeat(starts, np.diff(np.r_[starts, sidx.size]))
+    t = from_numpy_dtype(target.dtype)
+    # ufunc.at in the array's own dtype rounds per step like XLA; float max/min need the exact
+    # signed-zero rule, so they take the generic path
+    if kind is not None and not (t.is_float and kind in ("maximum", "minimum")):
+        if t.is_pred:
+            _PRED_UFUNCS[kind].at(target, flat, upds[0])
+        elif t.is_integer and t.bits < 8:   # sub-byte ints: wrap in 8 bits, then back
+            w = wide(target, t)
+            _UFUNCS[kind].at(w, flat, wide(upds[0], t))
+            target[...] = narrow(w, t)
+        else:
+            _UFUNCS[kind].at(target, flat, upds[0])
+        return
+    # generic: round r applies each target's r-th update, so targets within a round are unique
+    order = np.argsort(flat, kind="stable")
+    sflat = flat[order]
+    first = np.r_[0, np.flatnonzero(sflat[1:] != sflat[:-1]) + 1]
+    group_start = np.repeat(first, np.diff(np.r_[first, sflat.size]))
     rank = np.empty_like(order)
-    rank[order] = np.arange(sidx.size) - group_start     # occurrence number of each update
-    flats = [t.reshape(-1) for t in targets]
+    rank[order] = np.arange(sflat.size) - group_start
+    targets = [o.reshape(-1) for o in outs]
     for r in range(int(rank.max()) + 1):
         sel = rank == r
-        ix = index[sel]
-        out = ctx.call_elementwise(comp, [f[ix] for f in flats] + [v[sel] for v in vals])
-        outs = out if isinstance(out, tuple) else (out,)
-        for f, o in zip(flats, outs):
-            f[ix] = o
+        pos = flat[sel]
+        res = ctx.call_elementwise(comp, [x[pos] for x in targets] + [u[sel] for u in upds])
+        for x, v in zip(targets, res if isinstance(res, tuple) else (res,)):
+            x[pos] = v

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import ml_dtypes
 import numpy as np
 
 from ..hlo.shape import ArrayShape
@@ -146,7 +147,8 @@ def _erf(x):
 def _round_afz(x):
     t = np.trunc(x)
     frac = x - t   # exact
-    return t + np.where(np.abs(frac) >= 0.5, np.sign(x), 0.0)
+    # where() rather than t + 0.0, which would turn -0.0 (and trunc(-0.3)) into +0.0
+    return np.where(np.abs(frac) >= 0.5, t + np.sign(x), t)
 
 
 def _sign(x):
@@ -225,6 +227,10 @@ def _bits_unsigned(x, t):
 @interpreter_rule("popcnt", elementwise=True)
 def _eval_popcnt(ctx, ins, args):
     t = ins.shape.ptype
+    if t.is_signed and t.bits == 4:
+        # XLA:CPU deviation, matched: s4 popcnt counts the bits of the value sign-extended to 8 bits
+        # (popcnt(s4 -1) == 8, which wraps to -8); s2 and u4 count only their own bits
+        return narrow(np.bitwise_count(wide(args[0], t).view(np.uint8)).astype(np.int64), t)
     return narrow(np.bitwise_count(_bits_unsigned(args[0], t)).astype(np.int64), t)
 
 
@@ -239,10 +245,18 @@ def _eval_clz(ctx, ins, args):
 
 
 def _reduce_precision(x, exponent_bits: int, mantissa_bits: int, t):
-    f = x.astype(np.float32) if t.bits < 32 else x
-    nbits = 64 if f.dtype == np.float64 else 32
-    man = 52 if nbits == 64 else 23
-    exp = nbits - 1 - man
+    """XLA's ReducePrecision bit algorithm (EmitReducePrecisionIR), applied to the operand's own
+    bits for f16/bf16/f32/f64 as XLA:CPU does (other narrow floats go through f32): round the
+    mantissa to nearest-even, then overflow to +-inf / flush everything below the smallest normal
+    of the reduced format to +-0 (denormals are not kept). NaN inputs come back unchanged, for
+    mantissa_bits=0 too (XLA:CPU as verified through JAX; older emitters returned inf there)."""
+    if t.bits < 16 or not t.is_float:
+        f = x.astype(np.float32)
+    else:
+        f = x
+    fi = ml_dtypes.finfo(f.dtype)
+    nbits = f.dtype.itemsize * 8
+    man, exp = fi.nmant, fi.nexp
     ui = np.dtype(f"u{nbits // 8}")
     one = ui.type(1)
     bits = f.view(ui).copy()
@@ -257,15 +271,14 @@ def _reduce_precision(x, exponent_bits: int, mantissa_bits: int, t):
         exp_mask = ((one << ui.type(exp)) - one) << ui.type(man)
         e = bits & exp_mask
         ebias = (1 << (exp - 1)) - 1
-        max_e = ebias + ((1 << (exponent_bits - 1)) - 1)
-        min_e = ebias - ((1 << (exponent_bits - 1)) - 2)
+        reduced_bias = (1 << (exponent_bits - 1)) - 1
+        max_e = ebias + reduced_bias
+        min_e = ebias - reduced_bias     # biased exponent of the reduced format's zero/denormals
         overflow = e > ui.type(max_e << man)
         underflow = e <= ui.type(min_e << man)
         sign = bits & sign_mask
         bits = np.where(overflow, sign | exp_mask, np.where(underflow, sign, bits))
-    out = bits.view(f.dtype)
-    if mantissa_bits > 0:
-        out = np.where(np.isnan(f), f, out)
+    out = np.where(np.isnan(f), f, bits.view(f.dtype))
     return out.astype(x.dtype)
 
 
@@ -296,22 +309,35 @@ def _int_div_rem(a, b, t, want_rem: bool):
 
 
 def _int_pow(a, b, t):
-    result = np.ones(np.broadcast_shapes(a.shape, b.shape), dtype=a.dtype)
-    base = np.broadcast_to(a, result.shape).copy()
-    e = np.broadcast_to(b, result.shape).copy()
-    neg = e < 0 if t.is_signed else np.zeros(result.shape, bool)
-    e = np.where(neg, 0, e).astype(a.dtype)
-    one = a.dtype.type(1)
-    while np.any(e != 0):
-        result = np.where((e & one) != 0, result * base, result)
+    """Integer power as XLA:CPU computes it: square-and-multiply over only the low 6 bits of the
+    exponent (XLA assumes anything larger overflows, so e.g. 3**64 == 1 and 2**64 == 1, not 0),
+    and for a negative exponent (top bit set, unsigned types too): 1 for base 1, +-1 by parity
+    for base -1 (all bits set), else 0. XLA:CPU deviates from exact modular power here; the
+    oracle follows XLA:CPU. Sub-byte types are computed in 8 bits (s4 sign-, u4 zero-extended),
+    so a u4 exponent is never negative."""
+    bits = max(t.bits, 8)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    base = np.broadcast_to(a, shape).astype(np.int64)
+    sb = np.broadcast_to(b, shape).astype(np.int64)
+    e = (sb if bits >= 64 else sb & ((1 << bits) - 1)).astype(np.uint64)   # the exponent's bits
+    result = np.ones(shape, dtype=np.int64)
+    for _ in range(6):
+        result = np.where((e & np.uint64(1)) != 0, result * base, result)
         base = base * base
-        e = e >> one
-    if t.is_signed:
-        odd = (np.broadcast_to(b, result.shape) & one) != 0
-        ab = np.broadcast_to(a, result.shape)
-        negres = np.where(ab == 1, 1, np.where(ab == -1, np.where(odd, -1, 1), 0))
-        result = np.where(neg, negres.astype(a.dtype), result)
-    return result.astype(a.dtype)
+        e = e >> np.uint64(1)
+    # the exponent's and base's values as signed ``bits``-bit integers
+    neg = _as_signed(sb, bits) < 0
+    sa = _as_signed(np.broadcast_to(a, shape).astype(np.int64), bits)
+    negres = np.where(sa == 1, 1, np.where(sa == -1, np.where((sb & 1) != 0, -1, 1), 0))
+    return np.where(neg, negres, result)
+
+
+def _as_signed(v, bits: int):
+    """The low ``bits`` bits of int64 ``v`` read as a two's-complement number."""
+    if bits >= 64:
+        return v
+    v = v & ((1 << bits) - 1)
+    return np.where(v >= (1 << (bits - 1)), v - (1 << bits), v)
 
 
 def _shift(a, b, opcode, t):
@@ -326,6 +352,9 @@ def _shift(a, b, opcode, t):
     elif opcode == "shift-right-logical":
         r = np.where(big, 0, (_bits_unsigned(a, t).astype(np.uint64) >> s).astype(np.int64))
     else:
+        # arithmetic shifts act on the two's-complement bits: unsigned values with the top bit
+        # set fill with ones too (u8 0xfe >> 1 == 0xff), as in XLA
+        a64 = _as_signed(a64, bits)
         r = np.where(big, np.where(a64 < 0, -1, 0), a64 >> s.astype(np.int64))
     return narrow(r, t) if t.bits < 8 else r.astype(t.dtype)
 
@@ -344,9 +373,26 @@ def _binary(opcode, a, b, t):
         if opcode == "power":
             return narrow(_int_pow(wa, wb, t), t)
     fn = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
-          "remainder": np.fmod, "power": np.power, "maximum": np.maximum, "minimum": np.minimum,
+          "remainder": np.fmod, "power": np.power, "maximum": _maximum, "minimum": _minimum,
           "atan2": np.arctan2, "and": np.bitwise_and, "or": np.bitwise_or, "xor": np.bitwise_xor}[opcode]
     return narrow(fn(wa, wb), t)
+
+
+def _maximum(a, b):
+    """max with NaN propagation and -0.0 < +0.0 (IEEE 754-2019 maximum, llvm.maximum: what
+    XLA:CPU computes); np.maximum alone would return its first argument for max(-0.0, +0.0)."""
+    r = np.maximum(a, b)
+    if r.dtype.kind in "fc":
+        r = np.where((a == 0) & (b == 0), np.where(np.signbit(a), b, a), r)
+    return r
+
+
+def _minimum(a, b):
+    """min with NaN propagation and -0.0 < +0.0, like _maximum."""
+    r = np.minimum(a, b)
+    if r.dtype.kind in "fc":
+        r = np.where((a == 0) & (b == 0), np.where(np.signbit(a), a, b), r)
+    return r
 
 
 @interpreter_rule("add", "subtract", "multiply", "divide", "remainder", "power", "maximum", "minimum",
@@ -405,7 +451,7 @@ def _eval_clamp(ctx, ins, args):
     if t.is_pred:
         return np.logical_and(np.logical_or(x, lo), hi)
     wl, wx, wh = wide(lo, t), wide(x, t), wide(hi, t)
-    return narrow(np.minimum(np.maximum(wx, wl), wh), t)
+    return narrow(_minimum(_maximum(wx, wl), wh), t)   # XLA: min(max(x, lo), hi)
 
 
 @interpreter_rule("convert", elementwise=True)
@@ -420,7 +466,7 @@ def _eval_bitcast_convert(ctx, ins, args):
     if src.bits < 8 or dst.bits < 8:
         from ..errors import UnsupportedError
         raise UnsupportedError(f"bitcast-convert between sub-byte types ({src.name} => {dst.name})")
-    out = x.view(dst.dtype)
+    out = x.reshape(-1).view(dst.dtype)    # (a 0-d array cannot change its itemsize by view)
     if src.bits == dst.bits:
         return out.reshape(x.shape)
     return out.reshape(x.shape[:-1] if src.bits < dst.bits else x.shape + (src.bits // dst.bits,))

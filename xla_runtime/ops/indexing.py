@@ -12,8 +12,7 @@ import math
 import numpy as np
 
 from ..hlo.shape import ArrayShape, TupleShape
-from ..hlo.types import from_numpy_dtype
-from .common import narrow, wide
+from .common import combine_at
 from .registry import check, interpreter_rule, shape_rule
 
 
@@ -291,64 +290,6 @@ def _scatter_shape(ins, shapes):
     return outs[0] if n == 1 else TupleShape(tuple(outs))
 
 
-_UFUNCS = {"add": np.add, "multiply": np.multiply, "maximum": np.maximum, "minimum": np.minimum,
-           "and": np.bitwise_and, "or": np.bitwise_or}
-_PRED_UFUNCS = {"add": np.logical_or, "maximum": np.logical_or, "or": np.logical_or,
-                "multiply": np.logical_and, "minimum": np.logical_and, "and": np.logical_and}
-
-
-def _simple_combiner(comp) -> str | None:
-    """"set" when ``comp`` returns its update, the opcode when it is op(p0, p1) for a commutative
-    op NumPy has a ufunc for, else None (then the computation itself is applied)."""
-    params, root = comp.parameters, comp.root
-    if len(params) != 2 or not root.shape.is_array or root.shape.rank != 0:
-        return None
-    if root is params[1]:
-        return "set"
-    if root.opcode in _UFUNCS and len(root.operands) == 2 and set(root.operands) == set(params):
-        return root.opcode
-    return None
-
-
-def _combine_at(ctx, comp, outs, flat, upds) -> None:
-    """In place, for j in order: outs[:].flat[flat[j]] = comp(outs[:].flat[flat[j]], upds[:][j])."""
-    if flat.size == 0:
-        return
-    kind = _simple_combiner(comp) if len(outs) == 1 else None
-    target = outs[0].reshape(-1)   # a view: outs are fresh contiguous copies
-    if kind == "set":
-        # the last update of each target wins
-        uniq, last = np.unique(flat[::-1], return_index=True)
-        target[uniq] = upds[0][::-1][last]
-        return
-    if kind is not None:
-        t = from_numpy_dtype(target.dtype)
-        if t.is_pred:
-            _PRED_UFUNCS[kind].at(target, flat, upds[0])
-        elif t.is_integer and t.bits < 8:   # sub-byte ints: wrap in 8 bits, then back
-            w = wide(target, t)
-            _UFUNCS[kind].at(w, flat, wide(upds[0], t))
-            target[...] = narrow(w, t)
-        else:
-            # the array's own dtype, so each step rounds like XLA's sequential updates
-            _UFUNCS[kind].at(target, flat, upds[0])
-        return
-    # generic: round r applies each target's r-th update, so targets within a round are unique
-    order = np.argsort(flat, kind="stable")
-    sflat = flat[order]
-    first = np.r_[0, np.flatnonzero(sflat[1:] != sflat[:-1]) + 1]
-    group_start = np.repeat(first, np.diff(np.r_[first, sflat.size]))
-    rank = np.empty_like(order)
-    rank[order] = np.arange(sflat.size) - group_start
-    targets = [o.reshape(-1) for o in outs]
-    for r in range(int(rank.max()) + 1):
-        sel = rank == r
-        pos = flat[sel]
-        res = ctx.call_elementwise(comp, [t[pos] for t in targets] + [u[sel] for u in upds])
-        for t, v in zip(targets, res if isinstance(res, tuple) else (res,)):
-            t[pos] = v
-
-
 @interpreter_rule("scatter")
 def _eval_scatter(ctx, ins, args):
     n = len(args) // 2
@@ -372,5 +313,5 @@ def _eval_scatter(ctx, ins, args):
     count = math.prod(batch_shape)
     upds = [np.transpose(u, perm).reshape(count, window.size)[valid].reshape(-1) for u in updates]
     outs = [o.copy() for o in operands]
-    _combine_at(ctx, ins.attr("to_apply"), outs, flat, upds)
+    combine_at(ctx, ins.attr("to_apply"), outs, flat, upds)
     return outs[0] if n == 1 else tuple(outs)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..hlo.attrs import PadDim
 from ..hlo.shape import ArrayShape, TupleShape
-from .common import combine_at, combiner_ufunc, narrow, simple_combiner, wide
+from .common import combine_at, combiner_fn, narrow, simple_combiner, wide
 from .control import check_call
 from .registry import check, interpreter_rule, shape_rule
 from .shape_ops import pad
@@ -75,12 +75,18 @@ def _eval_reduce(ctx, ins, args):
     vals = [np.transpose(x, keep + list(dims)).reshape(kept_shape + (m,)) for x in xs]
     comp = ins.attr("to_apply")
     op = simple_combiner(comp) if n == 1 else None
-    if op is not None:
+    if op not in (None, "set"):
+        # same pairwise tree, but with the op's NumPy function on whole slices
         t = ins.operands[0].shape.ptype
-        uf = combiner_ufunc(op, t)
-        acc = uf.reduce(wide(vals[0], t), axis=-1) if m else None
-        total = wide(inits[0], t) if acc is None else uf(wide(inits[0], t), acc)
-        return narrow(np.broadcast_to(total, kept_shape), t)
+        fn = combiner_fn(op, t)
+        v = wide(vals[0], t)
+        while m > 1:
+            h = m // 2
+            merged = fn(v[..., :h], v[..., h:2 * h])
+            v = np.concatenate([merged, v[..., 2 * h:]], axis=-1) if m % 2 else merged
+            m = h + m % 2
+        init = np.broadcast_to(wide(inits[0], t), kept_shape)
+        return narrow(init if m == 0 else fn(init, v[..., 0]), t)
     while m > 1:          # pairwise tree over the reduced axis
         h = m // 2
         merged = _combine(ctx, comp, [v[..., :h] for v in vals], [v[..., h:2 * h] for v in vals])
@@ -147,12 +153,12 @@ def _eval_reduce_window(ctx, ins, args):
     padded = [_padded(x, i, window) for x, i in zip(xs, inits)]
     comp = ins.attr("to_apply")
     op = simple_combiner(comp) if n == 1 else None
-    if op is not None:
+    if op not in (None, "set"):
         t = ins.operands[0].shape.ptype
-        uf = combiner_ufunc(op, t)
-        acc = np.broadcast_to(wide(inits[0], t), out_dims).copy()
+        fn = combiner_fn(op, t)
+        acc = np.broadcast_to(wide(inits[0], t), out_dims)
         for view in _window_views(padded[0], window, out_dims):
-            acc = uf(acc, wide(view, t))
+            acc = fn(acc, wide(view, t))
         return narrow(acc, t)
     accs = [np.broadcast_to(i, out_dims).copy() for i in inits]
     views = [list(_window_views(p, window, out_dims)) for p in padded]
@@ -207,5 +213,5 @@ def _eval_select_and_scatter(ctx, ins, args):
         best_i = np.where(take, i, best_i)
     out = np.broadcast_to(init, operand.shape).copy()
     sel = best_i >= 0
-    combine_at(ctx, ins.attr("scatter"), out, best_i[sel], source[sel])
+    combine_at(ctx, ins.attr("scatter"), [out], best_i[sel], [source[sel]])
     return out
