@@ -64,6 +64,17 @@ def _summary(a: np.ndarray) -> str:
     return f"min {a.min()}  max {a.max()}  first {a.reshape(-1)[:6].tolist()}"
 
 
+def _compare(got: np.ndarray, want: np.ndarray) -> str:
+    if want.dtype != got.dtype and want.dtype.itemsize == got.dtype.itemsize and want.dtype.kind == "u":
+        want = want.view(got.dtype)        # bf16 references are stored as their uint16 bits
+    if got.shape != want.shape:
+        return f"reference has shape {list(want.shape)}: MISMATCH"
+    kind = np.complex128 if got.dtype.kind == "c" else np.float64
+    g, w = got.astype(kind), want.astype(kind)
+    diff = np.abs(g - w)[~(np.isnan(g) & np.isnan(w))]
+    return f"reference: max |diff| {float(diff.max()) if diff.size else 0.0:.3g}"
+
+
 def cmd_parse(args) -> int:
     from .client import load_module
     from .hlo import parse_hlo
@@ -79,14 +90,19 @@ def cmd_run(args) -> int:
     client = Client(args.backend)
     t0 = time.perf_counter()
     exe = client.compile(text)
-    t1 = time.perf_counter()
+    compile_s = time.perf_counter() - t0
     inputs = _load_inputs(args.inputs, exe.module, args.seed)
+    t1 = time.perf_counter()
     outs = [np.asarray(b) for b in exe.execute(*inputs)]
-    t2 = time.perf_counter()
-    print(f"{exe.module.name}: compiled in {(t1 - t0) * 1e3:.1f} ms, ran in {(t2 - t1) * 1e3:.1f} ms "
+    run_s = time.perf_counter() - t1
+    print(f"{exe.module.name}: compiled in {compile_s * 1e3:.1f} ms, ran in {run_s * 1e3:.1f} ms "
           f"on {args.backend}")
+    expected = np.load(args.inputs) if args.inputs else {}
     for i, o in enumerate(outs):
-        print(f"  out{i}: {o.dtype}{list(o.shape)}  {_summary(o)}")
+        line = f"  out{i}: {o.dtype}{list(o.shape)}  {_summary(o)}"
+        if f"out{i}" in expected:     # reference results stored next to the inputs (as in the corpus)
+            line += "  | " + _compare(o, expected[f"out{i}"])
+        print(line)
     if args.out:
         np.savez(args.out, **{f"out{i}": (o.view(np.uint16) if str(o.dtype) == "bfloat16" else o)
                               for i, o in enumerate(outs)})
