@@ -52,22 +52,32 @@ def _check_parameters(comp: HloComputation) -> None:
 
 
 def _check_calls(module: HloModule) -> None:
-    """No computation may (transitively) call itself."""
-    state: dict[str, int] = {}
+    """No computation may (transitively) call itself. Iterative: call chains may be long."""
+    state: dict[str, int] = {}   # 1: on the current call path, 2: done
 
-    def visit(comp: HloComputation, via: HloInstruction | None):
-        if state.get(comp.name) == 2:
-            return
-        if state.get(comp.name) == 1:
-            _fail(via, f"computation {comp.name} calls itself (recursion is not allowed in HLO)")
-        state[comp.name] = 1
+    def calls(comp: HloComputation):
         for ins in comp.instructions:
             for callee in ins.called_computations():
-                visit(callee, ins)
-        state[comp.name] = 2
+                yield callee, ins
 
-    for c in module.computations:
-        visit(c, None)
+    for root in module.computations:
+        if root.name in state:
+            continue
+        state[root.name] = 1
+        stack = [(root, calls(root))]
+        while stack:
+            comp, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[comp.name] = 2
+                stack.pop()
+                continue
+            callee, via = nxt
+            if state.get(callee.name) == 1:
+                _fail(via, f"computation {callee.name} calls itself (recursion is not allowed in HLO)")
+            if callee.name not in state:
+                state[callee.name] = 1
+                stack.append((callee, calls(callee)))
 
 
 def verify_instruction(ins: HloInstruction) -> None:
@@ -82,8 +92,8 @@ def verify_instruction(ins: HloInstruction) -> None:
         inferred = d.infer(ins, [o.shape for o in ins.operands])
     except ShapeError as e:
         _fail(ins, str(e))
-    except (IndexError, ValueError, TypeError, AttributeError, KeyError) as e:
-        # a shape rule tripping over a malformed instruction (missing operand/attribute)
+    except (IndexError, ValueError, TypeError, AttributeError, KeyError, ArithmeticError) as e:
+        # a shape rule tripping over a malformed instruction (missing operand/attribute, zero stride)
         _fail(ins, f"malformed {ins.opcode}: {type(e).__name__}: {e}")
     if not inferred.compatible(ins.shape):
         _fail(ins, f"declared shape {ins.shape} does not match the shape {inferred} inferred from its operands")

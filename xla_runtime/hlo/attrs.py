@@ -184,15 +184,21 @@ def _window(cur: Cursor) -> Window:
     fields: dict[str, list] = {}
     start = cur.pos
     while not cur.accept("}"):
+        cur.skip_ws()
+        kpos = cur.pos
         key = cur.ident("a window field")
+        if key in fields:
+            raise cur.error(f"window field {key!r} given twice", kpos)
         cur.expect("=")
+        cur.skip_ws()
+        vpos = cur.pos
         if key == "pad":
             text = cur.match(_PAD, "padding like 1_1x0_0").group(0)
-            fields[key] = [tuple(int(v) for v in p.split("_")) for p in text.split("x")]
+            fields[key] = [tuple(cur.to_int(v, vpos) for v in p.split("_")) for p in text.split("x")]
         elif key in ("size", "stride", "lhs_dilate", "rhs_dilate", "rhs_reversal"):
-            fields[key] = [int(v) for v in cur.match(_DIMS_X, "sizes like 3x3").group(0).split("x")]
+            fields[key] = [cur.to_int(v, vpos) for v in cur.match(_DIMS_X, "sizes like 3x3").group(0).split("x")]
         else:
-            raise cur.error(f"unknown window field {key!r}")
+            raise cur.error(f"unknown window field {key!r}", kpos)
     if not fields:
         return Window(())
     if "size" not in fields:
@@ -227,6 +233,8 @@ def _dim_labels(cur: Cursor) -> ConvDimNumbers:
                     raise cur.error(f"dimension label {ch!r} repeated in {labels!r}", start)
                 named[ch] = i
             elif ch.isdigit():
+                if int(ch) in spatial:
+                    raise cur.error(f"dimension label {ch!r} repeated in {labels!r}", start)
                 spatial[int(ch)] = i
             else:
                 raise cur.error(f"bad dimension label {ch!r} in {labels!r}", start)
@@ -249,8 +257,9 @@ def _padding(cur: Cursor) -> PaddingConfig:
     if cur.peek("{}"):     # rank-0 pad
         cur.expect("{}")
         return PaddingConfig(())
+    pos = cur.pos
     text = cur.match(_PAD, "padding like 0_0x1_1_2").group(0)
-    return PaddingConfig(tuple(PadDim(*(int(v) for v in p.split("_"))) for p in text.split("x")))
+    return PaddingConfig(tuple(PadDim(*(cur.to_int(v, pos) for v in p.split("_"))) for p in text.split("x")))
 
 
 def _slice(cur: Cursor) -> SliceSpec:
@@ -332,6 +341,7 @@ ATTRIBUTE_KINDS: dict[str, str] = {
     # calls and control flow
     "to_apply": "comp", "calls": "comp", "condition": "comp", "body": "comp",
     "branch_computations": "comps", "true_computation": "comp", "false_computation": "comp",
+    "select": "comp", "scatter": "comp",
     "called_computations": "comps", "kind": "ident",
     # comparison
     "direction": "ident", "type": "ident",

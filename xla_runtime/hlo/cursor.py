@@ -12,6 +12,7 @@ from ..errors import HloParseError
 _WS = re.compile(r"(?:\s+|/\*.*?\*/|//[^\n]*)+", re.S)
 _NAME = re.compile(r"%?([A-Za-z_][A-Za-z0-9_.\-]*)")
 _INT = re.compile(r"[-+]?\d+")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_.\-]")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
 
@@ -58,6 +59,13 @@ class Cursor:
         self.skip_ws()
         return self.text[self.pos: self.pos + 1]
 
+    def keyword(self, word: str) -> bool:
+        """Accept ``word`` only as a whole word (``ENTRY`` but not the start of ``ENTRYx``)."""
+        if self.peek(word) and not _NAME_CHAR.match(self.text, self.pos + len(word)):
+            self.pos += len(word)
+            return True
+        return False
+
     def accept(self, s: str) -> bool:
         if self.peek(s):
             self.pos += len(s)
@@ -86,7 +94,15 @@ class Cursor:
         return self._match(_IDENT, what).group(0)
 
     def integer(self, what: str = "an integer") -> int:
-        return int(self._match(_INT, what).group(0))
+        m = self._match(_INT, what)
+        return self.to_int(m.group(0), m.start())
+
+    def to_int(self, digits: str, pos: int) -> int:
+        """``int(digits)``, with Python's limit on very long digit strings reported at ``pos``."""
+        try:
+            return int(digits)
+        except ValueError:
+            raise self.error(f"integer {digits[:20]}... has too many digits", pos) from None
 
     def string(self, what: str = "a quoted string") -> str:
         raw = self._match(_STRING, what).group(1)
@@ -127,22 +143,52 @@ class Cursor:
         return text[start:i].rstrip()
 
 
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\", "?": "?",
+                   "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|(.))", re.S)
+
+
 def decode_string(raw: str) -> str:
+    """Undo C escapes as absl::CUnescape does: XLA prints non-ASCII bytes as octal (``\\303\\251``)."""
     if "\\" not in raw:
         return raw
-    out = []
-    i = 0
-    while i < len(raw):
-        c = raw[i]
-        if c == "\\" and i + 1 < len(raw):
-            n = raw[i + 1]
-            out.append({"n": "\n", "t": "\t", '"': '"', "\\": "\\"}.get(n, "\\" + n))
-            i += 2
+    out: list[str] = []
+    pending = bytearray()       # consecutive byte escapes, decoded together as UTF-8
+    pos = 0
+    for m in _ESCAPE.finditer(raw):
+        octal, hexa, ch = m.groups()
+        if octal or hexa:
+            if m.start() > pos:
+                out.append(pending.decode("utf-8", "surrogateescape") + raw[pos:m.start()])
+                pending.clear()
+            pending.append(int(octal, 8) & 0xFF if octal else int(hexa, 16))
         else:
-            out.append(c)
-            i += 1
+            out.append(pending.decode("utf-8", "surrogateescape") + raw[pos:m.start()])
+            pending.clear()
+            out.append(_SIMPLE_ESCAPES.get(ch, m.group(0)))   # an unknown escape stays as written
+        pos = m.end()
+    out.append(pending.decode("utf-8", "surrogateescape") + raw[pos:])
     return "".join(out)
 
 
+_ENCODE = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "'": "\\'", "\\": "\\\\"}
+
+
+def _char_bytes(c: str) -> bytes:
+    try:
+        return c.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:          # a lone surrogate that no byte decoded to
+        return c.encode("utf-8", "surrogatepass")
+
+
 def encode_string(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """Quote and escape as absl::CEscape (what XLA prints): bytes outside printable ASCII in octal."""
+    out = []
+    for c in s:
+        if c in _ENCODE:
+            out.append(_ENCODE[c])
+        elif " " <= c < "\x7f":
+            out.append(c)
+        else:
+            out.extend(f"\\{b:03o}" for b in _char_bytes(c))
+    return '"' + "".join(out) + '"'

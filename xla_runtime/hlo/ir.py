@@ -69,6 +69,7 @@ class HloComputation:
         self.is_entry = False
         self.source_pos: tuple[int, int] | None = None
         self.has_signature = True
+        self.attrs: dict[str, Any] = {}          # attributes after the body (execution_thread=...)
         for ins in self.instructions:
             ins.parent = self
 
@@ -167,6 +168,6 @@ def canonical(module: HloModule):
             instrs.append((i.name, i.opcode, i.shape, tuple(o.name for o in i.operands),
                            _canon_value(i.attrs), _canon_value(i.literal), i.parameter_number,
                            tuple(p.name for p in i.control_predecessors), i is c.root))
-        comps.append((c.name, c is module.entry, tuple(instrs)))
+        comps.append((c.name, c is module.entry, tuple(instrs), _canon_value(c.attrs)))
     return (module.name, _canon_value(module.attrs), tuple(comps),
             _canon_value({k: _canon_value(v) for k, v in module.debug_sections.items()}))

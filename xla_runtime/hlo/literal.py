@@ -1,6 +1,7 @@
 """Constant literals: text <-> NumPy arrays of the shape's element type."""
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -9,6 +10,8 @@ from .cursor import Cursor
 from .shape import ArrayShape, Shape, TupleShape
 
 _TOKEN = re.compile(r"\s*(?:(/\*.*?\*/)|([{}(),])|([^\s{}(),]+))", re.S)
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+MAX_RANK = 64     # NumPy's limit on array dimensions
 
 
 def _tokens(text: str, base: int):
@@ -27,6 +30,7 @@ def _tokens(text: str, base: int):
 
 def _scalar(tok: str, pos: int, shape: ArrayShape, cur: Cursor):
     t = shape.ptype
+    shown = tok if len(tok) <= 40 else tok[:37] + "..."
     try:
         if t.is_pred:
             if tok in ("true", "1"):
@@ -35,18 +39,28 @@ def _scalar(tok: str, pos: int, shape: ArrayShape, cur: Cursor):
                 return False
             raise ValueError
         if t.is_integer:
-            v = int(tok, 0)
-            info = np.iinfo(np.int64 if t.is_signed else np.uint64) if t.bits == 64 else None
+            if not _DECIMAL.fullmatch(tok):
+                raise ValueError
+            v = int(tok)
             lo, hi = ((-(1 << (t.bits - 1)), (1 << (t.bits - 1)) - 1) if t.is_signed else (0, (1 << t.bits) - 1))
             if not lo <= v <= hi:
                 raise OverflowError
-            del info
             return v
-        return float(tok)
+        v = float(tok)
+        if math.isfinite(v) and t.bits < 64:
+            # as XLA: a finite value that rounds to inf/nan in the type is an error. Narrow types
+            # round through f32 first, as XLA's (and the array conversion's below) casts do.
+            with np.errstate(over="ignore", invalid="ignore"):
+                narrowed = np.float32(v)
+                if t.bits < 32:
+                    narrowed = np.asarray(narrowed).astype(t.dtype)
+            if not math.isfinite(float(narrowed)):
+                raise OverflowError
+        return v
     except OverflowError:
-        raise cur.error(f"literal {tok!r} out of range for {t.name}", pos) from None
+        raise cur.error(f"literal {shown!r} out of range for {t.name}", pos) from None
     except ValueError:
-        raise cur.error(f"bad {t.name} literal {tok!r}", pos) from None
+        raise cur.error(f"bad {t.name} literal {shown!r}", pos) from None
 
 
 class _Reader:
@@ -66,6 +80,9 @@ class _Reader:
         self.i += 1
         return tok
 
+    def elided(self, pos):
+        return self.cur.error("literal was elided ('...') when printed; its values are unknown", pos)
+
     def expect(self, s):
         tok, pos = self.next(repr(s))
         if tok != s:
@@ -78,9 +95,11 @@ class _Reader:
             self.expect(",")
             im_tok, q = self.next("imaginary part")
             self.expect(")")
-            f32 = ArrayShape("f64", ())
-            return complex(_scalar(re_tok, p, f32, self.cur), _scalar(im_tok, q, f32, self.cur))
+            part = ArrayShape("f32" if shape.ptype.bits == 64 else "f64", ())
+            return complex(_scalar(re_tok, p, part, self.cur), _scalar(im_tok, q, part, self.cur))
         tok, pos = self.next("a value")
+        if tok == "...":
+            raise self.elided(pos)
         if tok in "{}(),":
             raise self.cur.error(f"expected a value in literal, found {tok!r}", pos)
         return _scalar(tok, pos, shape, self.cur)
@@ -90,20 +109,22 @@ class _Reader:
             out.append(self.element(shape))
             return
         tok, pos = self.next("'{'")
+        if tok == "...":
+            raise self.elided(pos)
         if tok != "{":
             raise self.cur.error(f"literal of shape {shape} needs nested braces; found {tok!r}", pos)
         n = shape.dims[depth]
         for k in range(n):
-            if k:
-                self.expect(",")
             if self.peek() == "}":
                 tok, pos = self.next("'}'")
                 raise self.cur.error(f"dimension {depth} of the literal has {k} elements, shape {shape} "
                                      f"needs {n}", pos)
+            if k:
+                self.expect(",")
             self.array(shape, depth + 1, out)
         tok, pos = self.next("'}'")
         if tok == "...":
-            raise self.cur.error("literal was elided ('...') when printed; its values are unknown", pos)
+            raise self.elided(pos)
         if tok != "}":
             raise self.cur.error(f"dimension {depth} of the literal has more than {n} elements "
                                  f"(shape {shape})", pos)
@@ -120,9 +141,9 @@ class _Reader:
             return tuple(parts)
         if not isinstance(shape, ArrayShape):
             raise self.cur.error(f"constants of shape {shape} are not supported", self.end_pos)
-        if self.peek() == "{" and shape.rank and "..." in [t for t, _ in self.toks[self.i:self.i + 3]]:
-            raise self.cur.error("literal was elided ('{...}') when printed; its values are unknown",
-                                 self.toks[self.i][1])
+        if shape.rank > MAX_RANK:
+            raise self.cur.error(f"constants of rank {shape.rank} are not supported (at most {MAX_RANK})",
+                                 self.toks[self.i][1] if self.i < len(self.toks) else self.end_pos)
         vals: list = []
         self.array(shape, 0, vals)
         dt = shape.dtype

@@ -24,6 +24,9 @@ _DIM = re.compile(r"(<=)?(\d+)|\?")
 _ATTR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _OPCODE = re.compile(r"[a-z][a-z0-9\-]*")
 _SECTIONS = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
+# Tuple shapes nest this deep at most. XLA emits a few levels; shapes are compared, printed and
+# flattened recursively everywhere, so a bound here keeps pathological input from overflowing the stack.
+MAX_TUPLE_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,16 @@ class InputOutputAlias:
 # shapes
 
 
-def parse_shape(cur: Cursor) -> Shape:
+def parse_shape(cur: Cursor, _depth: int = 0) -> Shape:
     cur.skip_ws()
-    if cur.accept("("):
+    if cur.peek("("):
+        if _depth >= MAX_TUPLE_DEPTH:
+            raise cur.error(f"tuple shape nests more than {MAX_TUPLE_DEPTH} levels deep")
+        cur.expect("(")
         elems = []
         if not cur.accept(")"):
             while True:
-                elems.append(parse_shape(cur))
+                elems.append(parse_shape(cur, _depth + 1))
                 if cur.accept(")"):
                     break
                 cur.expect(",", "',' or ')' in tuple shape")
@@ -87,7 +93,7 @@ def parse_shape(cur: Cursor) -> Shape:
             d = cur.match(_DIM, "a dimension size")
             if d.group(0) == "?" or d.group(1):
                 raise cur.error(f"dynamic dimension {d.group(0)!r} is not supported: shapes must be static", dpos)
-            dims.append(int(d.group(2)))
+            dims.append(cur.to_int(d.group(2), dpos))
             if cur.accept("]"):
                 break
             cur.expect(",", "',' or ']' in dimensions")
@@ -140,7 +146,7 @@ class _Parser:
     def parse_module(self) -> HloModule:
         cur = self.cur
         cur.skip_ws()
-        if not cur.accept("HloModule"):
+        if not cur.keyword("HloModule"):
             raise self.err("expected 'HloModule' at the start of the module")
         module = HloModule(cur.name("the module name"))
         while cur.accept(","):
@@ -243,7 +249,7 @@ class _Parser:
         cur = self.cur
         cur.skip_ws()
         self._comp_pos = cur.pos
-        is_entry = cur.accept("ENTRY")
+        is_entry = cur.keyword("ENTRY")
         name = cur.name("a computation name (or 'ENTRY')")
         comp = HloComputation(name)
         comp.source_pos = cur.location(self._comp_pos)
@@ -267,10 +273,12 @@ class _Parser:
         names: dict[str, HloInstruction] = {}
         pending: list[tuple[HloInstruction, list[tuple[str, int]], list[tuple[str, int]]]] = []
         root = None
+        prev: tuple[str, int] | None = None     # previous instruction's name and end position
         while not cur.accept("}"):
             if cur.at_end():
                 raise self.err(f"computation {name!r} is not closed with '}}'")
-            ins, operand_refs, ctrl_refs, is_root = self._instruction()
+            ins, operand_refs, ctrl_refs, is_root = self._instruction(prev)
+            prev = (ins.name, self._ins_end)
             if ins.name in names:
                 raise self.err(f"duplicate instruction name {ins.name!r} in computation {name!r}",
                                self._ins_pos)
@@ -281,11 +289,10 @@ class _Parser:
                 if root is not None:
                     raise self.err(f"computation {name!r} has two ROOT instructions", self._ins_pos)
                 root = ins
-        if cur.accept(","):   # e.g. execution_thread="..." after the body
+        while cur.accept(","):   # e.g. execution_thread="..." after the body: kept verbatim
             key = cur.match(_ATTR_NAME, "a computation attribute").group(0)
-            cur.expect("=")
-            cur.balanced(stop=",\n")
-            del key
+            cur.expect("=", f"'=' after computation attribute {key!r}")
+            comp.attrs[key] = RawAttr(cur.balanced())
         for ins, operand_refs, ctrl_refs in pending:
             for ref, pos in operand_refs:
                 if ref not in names:
@@ -305,7 +312,7 @@ class _Parser:
                                f"{len(params)} parameter instructions", self._comp_pos)
         return comp
 
-    def _instruction(self):
+    def _instruction(self, prev: tuple[str, int] | None = None):
         cur = self.cur
         cur.skip_ws()
         self._ins_pos = cur.pos
@@ -313,8 +320,16 @@ class _Parser:
         if cur.text.startswith("ROOT", cur.pos) and re.compile(r"ROOT\s").match(cur.text, cur.pos):
             cur.pos += 4
             is_root = True
-        name = cur.name("an instruction name")
-        cur.expect("=", "'=' after the instruction name")
+        try:
+            name = cur.name("an instruction name")
+            cur.expect("=", "'=' after the instruction name")
+        except HloParseError:
+            if prev is not None and "\n" not in cur.text[prev[1]:self._ins_pos]:
+                # not a new instruction: stray text on the line of the previous one
+                stray = cur.text[self._ins_pos:].split("\n", 1)[0][:20]
+                raise self.err(f"unexpected {stray!r} after instruction {prev[0]!r} "
+                               f"(expected ',' and an attribute, or a new line)", self._ins_pos) from None
+            raise
         shape = parse_shape(cur)
         cur.skip_ws()
         op_pos = cur.pos
@@ -350,7 +365,10 @@ class _Parser:
             if any(s is not None for s in operand_shapes):
                 ins.operand_shapes = operand_shapes
         ctrl_refs: list[tuple[str, int]] = []
-        while cur.accept(","):
+        while True:
+            self._ins_end = cur.pos
+            if not cur.accept(","):
+                break
             cur.skip_ws()
             if cur.peek(","):      # XLA sometimes prints an empty attribute slot (", ,")
                 continue
@@ -364,7 +382,8 @@ class _Parser:
                 if not cur.accept("}"):
                     while True:
                         cur.skip_ws()
-                        ctrl_refs.append((cur.name("an instruction name"), cur.pos))
+                        ref_pos = cur.pos
+                        ctrl_refs.append((cur.name("an instruction name"), ref_pos))
                         if cur.accept("}"):
                             break
                         cur.expect(",", "',' or '}'")
@@ -398,7 +417,8 @@ def parse_hlo(text: str) -> HloModule:
     """Parse HLO module text; raises HloParseError (a ValueError) with line and column."""
     if not isinstance(text, str):
         raise TypeError(f"HLO text must be str, got {type(text).__name__}")
+    parser = _Parser(text)
     try:
-        return _Parser(text).parse_module()
+        return parser.parse_module()
     except RecursionError:
-        raise HloParseError("HLO text nests too deeply") from None
+        raise parser.cur.error("HLO text nests too deeply") from None

@@ -33,7 +33,7 @@ def print_computation(comp: HloComputation) -> str:
     lines = [head]
     for ins in comp.instructions:
         lines.append("  " + print_instruction(ins, ins is comp.root))
-    lines.append("}")
+    lines.append("}" + "".join(f", {k}={v}" for k, v in comp.attrs.items()))
     return "\n".join(lines)
 
 

@@ -1,0 +1,170 @@
+"""Mutation fuzzing of the HLO loader: malformed text must fail with a ValueError, never a crash.
+
+Corpus modules (when present) and built-in snippets are cut, spliced and sprinkled with
+HLO punctuation. ``load_module`` must then either succeed or raise HloParseError /
+HloVerifierError (both ValueErrors); a parse error must point inside the text; and any text that
+parses must survive print -> parse unchanged. Derandomized, so CI sees the same examples every run.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conformance import ROOT, case_names
+from xla_runtime.client import load_module
+from xla_runtime.errors import HloParseError, HloVerifierError
+from xla_runtime.hlo import parse_hlo
+
+BUILTIN = [
+    # reduce with a called computation, layouts, metadata, a tuple
+    'HloModule fuzz_reduce, entry_computation_layout={(f32[4,8]{1,0})->(f32[4]{0}, s32[])}\n\n'
+    '%add (x: f32[], y: f32[]) -> f32[] {\n'
+    '  %x = f32[] parameter(0)\n'
+    '  %y = f32[] parameter(1)\n'
+    '  ROOT %s = f32[] add(f32[] %x, f32[] %y), metadata={op_name="jit(f)/add" stack_frame_id=1}\n'
+    '}\n\n'
+    'ENTRY %main (p: f32[4,8]) -> (f32[4], s32[]) {\n'
+    '  %p = f32[4,8]{1,0} parameter(0), sharding={replicated}\n'
+    '  %z = f32[] constant(0)\n'
+    '  %r = f32[4]{0} reduce(%p, %z), dimensions={1}, to_apply=%add, backend_config={"a":[1,2]}\n'
+    '  %k = s32[] constant(-7)\n'
+    '  ROOT %t = (f32[4]{0}, s32[]) tuple(%r, %k)\n'
+    '}\n',
+    # while loop with plain names and control predecessors
+    'HloModule fuzz_while\n\n'
+    'cond {\n  c0 = (s32[], f32[2]) parameter(0)\n  i0 = s32[] get-tuple-element(c0), index=0\n'
+    '  n = s32[] constant(5)\n  ROOT lt = pred[] compare(i0, n), direction=LT\n}\n\n'
+    'body {\n  b0 = (s32[], f32[2]) parameter(0)\n  i1 = s32[] get-tuple-element(b0), index=0\n'
+    '  v = f32[2] get-tuple-element(b0), index=1\n  one = s32[] constant(1)\n  i2 = s32[] add(i1, one)\n'
+    '  w = f32[2] multiply(v, v), control-predecessors={i2}\n  ROOT out = (s32[], f32[2]) tuple(i2, w)\n}\n\n'
+    'ENTRY main {\n  a = f32[2] constant({1.5, -2})\n  zero = s32[] constant(0)\n'
+    '  init = (s32[], f32[2]) tuple(zero, a)\n'
+    '  ROOT loop = (s32[], f32[2]) while(init), condition=cond, body=body\n}\n',
+    # convolution, slicing, padding, constants of several types
+    'HloModule fuzz_conv\n\n'
+    'ENTRY %main {\n'
+    '  %x = f32[1,6,6,2]{3,2,1,0} parameter(0)\n'
+    '  %w = f32[3,3,2,4]{3,2,1,0} parameter(1)\n'
+    '  %c = f32[1,6,6,4]{3,2,1,0} convolution(%x, %w), window={size=3x3 pad=1_1x1_1}, dim_labels=b01f_01io->b01f\n'
+    '  %s = f32[1,3,3,4]{3,2,1,0} slice(%c), slice={[0:1], [0:6:2], [0:6:2], [0:4]}\n'
+    '  %zero = f32[] constant(0)\n'
+    '  %pd = f32[1,5,5,4]{3,2,1,0} pad(%s, %zero), padding=0_0x1_1x1_1x0_0\n'
+    '  %b = pred[2,2] constant({ {true, false}, {false, true} })\n'
+    '  %cx = c64[2] constant({(1, 2), (3, -4)})\n'
+    '  %u = u64[] constant(18446744073709551615)\n'
+    '  ROOT %t = (f32[1,5,5,4], pred[2,2], c64[2], u64[]) tuple(%pd, %b, %cx, %u)\n'
+    '}\n',
+]
+
+
+def _corpus_texts() -> list[str]:
+    texts = []
+    for name in case_names():
+        for which in ("module.hlo", "module.opt.hlo"):
+            path = ROOT / name / which
+            if path.exists():
+                texts.append(path.read_text())
+    return texts
+
+
+SOURCES = BUILTIN + _corpus_texts()
+
+ALPHABET = '{}()[],=%:"-_x0123456789abcdefghijklmnopqrstuvwxyz .<>?/*\n'
+NUMBERS = ["0", "1", "2", "-1", "-0", "7", "64", "255", "65536", "1.5", "1e6", "1e400", "nan", "-inf",
+           "18446744073709551616", "-9223372036854775809", "99999999999999999999999"]
+_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+@st.composite
+def mutation(draw, text: str) -> str:
+    n = len(text)
+    kind = draw(st.sampled_from(["truncate", "delete", "duplicate", "swap", "insert", "number", "drop_line"]))
+    a = draw(st.integers(0, n))
+    b = min(n, a + draw(st.integers(1, 40)))
+    if kind == "truncate":
+        return text[:a]
+    if kind == "delete":
+        return text[:a] + text[b:]
+    if kind == "duplicate":
+        return text[:b] + text[a:b] + text[b:]
+    if kind == "swap":
+        c = draw(st.integers(b, n))
+        d = min(n, c + draw(st.integers(1, 40)))
+        return text[:a] + text[c:d] + text[b:c] + text[a:b] + text[d:]
+    if kind == "insert":
+        return text[:a] + draw(st.text(ALPHABET, min_size=1, max_size=4)) + text[a:]
+    if kind == "number":
+        numbers = list(_NUM.finditer(text))
+        if not numbers:
+            return text
+        m = numbers[draw(st.integers(0, len(numbers) - 1))]
+        return text[:m.start()] + draw(st.sampled_from(NUMBERS)) + text[m.end():]
+    lines = text.split("\n")       # drop_line
+    del lines[draw(st.integers(0, len(lines) - 1))]
+    return "\n".join(lines)
+
+
+@st.composite
+def mutated_module(draw) -> str:
+    text = draw(st.sampled_from(SOURCES))
+    for _ in range(draw(st.integers(1, 3))):
+        text = draw(mutation(text))
+    return text
+
+
+def check_load(text: str) -> None:
+    """The contract: load, or fail with a located HloParseError / an HloVerifierError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # e.g. NumPy overflow warnings from literal conversion
+        try:
+            load_module(text)
+        except HloParseError as e:
+            lines = text.split("\n")
+            assert 1 <= e.line <= len(lines), f"line {e.line} outside the text: {e}"
+            assert 1 <= e.column <= len(lines[e.line - 1]) + 1, f"column {e.column} outside line {e.line}: {e}"
+            assert str(e).startswith(f"{e.line}:{e.column}: ")
+        except HloVerifierError:
+            pass
+        try:
+            module = parse_hlo(text)
+        except HloParseError:
+            return
+        printed = module.to_text()
+        again = parse_hlo(printed)
+        assert again == module, f"print -> parse changed the module:\n{printed}"
+        assert again.to_text() == printed
+
+
+FUZZ = settings(max_examples=250, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@FUZZ
+@given(mutated_module())
+def test_mutated_modules_fail_cleanly(text):
+    check_load(text)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(BUILTIN), st.text(ALPHABET, max_size=12), st.integers(0, 10_000))
+def test_inserted_punctuation_fails_cleanly(text, junk, where):
+    where %= len(text) + 1
+    check_load(text[:where] + junk + text[where:])
+
+
+@pytest.mark.parametrize("index", range(len(BUILTIN)))
+def test_builtin_sources_are_valid(index):
+    # mutations start from valid modules: a broken snippet would make the fuzzing vacuous
+    load_module(BUILTIN[index])
+
+
+@pytest.mark.parametrize("index", range(len(BUILTIN)))
+def test_every_prefix_fails_cleanly(index):
+    text = BUILTIN[index]
+    for cut in range(0, len(text), 3):
+        check_load(text[:cut])
