@@ -40,7 +40,7 @@ def test_element_type_mismatch():
 
 
 def test_wrong_operand_count():
-    rejects(module("p = f32[4] parameter(0)\nROOT r = f32[4] add(p)"), "%r", "2 operands")
+    rejects(module("p = f32[4] parameter(0)\nROOT r = f32[4] add(p)"), "%r", "takes 2 operand(s), got 1")
 
 
 def test_parameter_numbering():
@@ -151,3 +151,21 @@ def test_entry_computation_layout_checked():
 def test_errors_name_the_source_line():
     err = rejects(module("p = f32[4] parameter(0)\nROOT r = f32[5] add(p, p)"))
     assert "line 5" in str(err)
+
+
+@pytest.mark.parametrize("body", [
+    "p = (f32[], s32[]) parameter(0)\nROOT r = pred[] compare(p, p), direction=LT",
+    "t = token[] after-all()\nROOT r = f32[2] broadcast(t), dimensions={}",
+    "p = (f32[2]) parameter(0)\nROOT r = f32[2] reshape(p)",
+])
+def test_tuple_or_token_operand_to_array_op(body):
+    rejects(module(body), "%r", "must be an array")
+
+
+@pytest.mark.parametrize("body", [
+    "ROOT r = f32[2] broadcast(), dimensions={}",
+    "ROOT r = f32[] get-tuple-element(), index=0",
+    "p = f32[2] parameter(0)\nROOT r = f32[2] negate(p, p)",
+])
+def test_operand_count_checked_before_shape_rule(body):
+    rejects(module(body), "%r", "operand(s), got")

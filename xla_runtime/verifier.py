@@ -88,6 +88,12 @@ def verify_instruction(ins: HloInstruction) -> None:
     d = REGISTRY.get(ins.opcode)
     if d is None or d.infer is None:
         return   # valid opcode without a shape rule (collectives, infeed, ...): the declared shape stands
+    if d.arity is not None and len(ins.operands) != d.arity:
+        _fail(ins, f"{ins.opcode} takes {d.arity} operand(s), got {len(ins.operands)}")
+    if d.arrays_only:
+        for i, o in enumerate(ins.operands):
+            if not o.shape.is_array:
+                _fail(ins, f"operand {i} of {ins.opcode} must be an array, got {o.shape} (%{o.name})")
     try:
         inferred = d.infer(ins, [o.shape for o in ins.operands])
     except ShapeError as e:

@@ -131,6 +131,7 @@ _DIMS_X = re.compile(r"\d+(?:x\d+)*")
 _PAD = re.compile(r"-?\d+_-?\d+(?:_-?\d+)?(?:x-?\d+_-?\d+(?:_-?\d+)?)*")
 _DIM_LABELS = re.compile(r"([A-Za-z0-9?]+)_([A-Za-z0-9?]+)->([A-Za-z0-9?]+)")
 _BOOL = re.compile(r"true|false")
+_FLOAT = re.compile(r"[-+]?(?:inf|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 
 def _int_list(cur: Cursor) -> tuple[int, ...]:
@@ -317,6 +318,7 @@ def _raw(cur: Cursor) -> RawAttr:
 
 
 KINDS = {
+    "float": AttrKind(lambda c: float(c.match(_FLOAT, "a number").group(0)), repr),
     "int": AttrKind(lambda c: c.integer(), str),
     "bool": AttrKind(_bool, lambda v: "true" if v else "false"),
     "ident": AttrKind(lambda c: c.ident(), str),
@@ -365,6 +367,7 @@ ATTRIBUTE_KINDS: dict[str, str] = {
     "fft_type": "ident", "fft_length": "ints",
     "left_side": "bool", "lower": "bool", "unit_diagonal": "bool", "transpose_a": "ident",
     "metadata": "metadata", "frontend_attributes": "dict",
+    "epsilon": "float", "feature_index": "int", "delta": "int",
     "tuple_index": "int", "channel_id": "int", "replica_groups": "raw",
     "use_global_device_ids": "bool", "constrain_layout": "bool",
 }

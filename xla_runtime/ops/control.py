@@ -42,9 +42,8 @@ def _eval_call(ctx, ins, args):
     return ctx.call(ins.attr("to_apply" if ins.opcode == "call" else "calls"), args)
 
 
-@shape_rule("while")
+@shape_rule("while", arity=1)
 def _while_shape(ins, shapes):
-    check(len(shapes) == 1, f"while takes 1 operand (the loop state), got {len(shapes)}")
     cond, body = _comp(ins, "condition"), _comp(ins, "body")
     check_call(cond, shapes, "while condition")
     check_call(body, shapes, "while body")
@@ -106,7 +105,7 @@ def _eval_conditional(ctx, ins, args):
     return ctx.call(branches[i], [args[1 + i]])
 
 
-@shape_rule("map")
+@shape_rule("map", arrays=True)
 def _map_shape(ins, shapes):
     comp = _comp(ins, "to_apply")
     check(shapes and all(s.dims == shapes[0].dims for s in shapes), "map operands must have the same dimensions")
@@ -149,15 +148,14 @@ def _eval_after_all(ctx, ins, args):
     return TOKEN_VALUE
 
 
-@shape_rule("add-dependency")
+@shape_rule("add-dependency", arity=2)
 def _add_dependency_shape(ins, shapes):
     check(len(shapes) == 2 and shapes[1].is_token, "add-dependency takes (value, token)")
     return shapes[0]
 
 
-@shape_rule("optimization-barrier", "domain")
+@shape_rule("optimization-barrier", "domain", arity=1)
 def _identity_shape(ins, shapes):
-    check(len(shapes) == 1, f"{ins.opcode} takes 1 operand")
     return shapes[0]
 
 
@@ -166,7 +164,7 @@ def _eval_identity(ctx, ins, args):
     return args[0]
 
 
-@shape_rule("replica-id", "partition-id")
+@shape_rule("replica-id", "partition-id", arity=0)
 def _id_shape(ins, shapes):
     check(not shapes, f"{ins.opcode} takes no operands")
     return ArrayShape("u32", ())
@@ -177,7 +175,7 @@ def _eval_id(ctx, ins, args):
     return np.zeros((), np.uint32)   # a single replica / partition
 
 
-@shape_rule("get-dimension-size")
+@shape_rule("get-dimension-size", arity=1, arrays=True)
 def _gds_shape(ins, shapes):
     (s,) = shapes
     d = ins.attr("dimensions", (0,))[0]

@@ -43,10 +43,9 @@ def _check_type(opcode: str, shape) -> None:
 
 @shape_rule("abs", "negate", "sign", "exponential", "exponential-minus-one", "log", "log-plus-one",
             "logistic", "sqrt", "rsqrt", "cbrt", "sine", "cosine", "tan", "tanh", "erf", "floor", "ceil",
-            "round-nearest-afz", "round-nearest-even", "not", "popcnt", "count-leading-zeros", "copy",
-            "reduce-precision", "is-finite", "real", "imag")
+            "round-nearest-afz", "round-nearest-even", "not", "popcnt", "count-leading-zeros",
+            "reduce-precision", "is-finite", "real", "imag", arity=1, arrays=True)
 def _unary_shape(ins, shapes):
-    check(len(shapes) == 1, f"{ins.opcode} takes 1 operand, got {len(shapes)}")
     (s,) = shapes
     _check_type(ins.opcode, s)
     if ins.opcode == "is-finite":
@@ -56,15 +55,17 @@ def _unary_shape(ins, shapes):
     if ins.opcode == "reduce-precision":
         check(ins.attr("exponent_bits", 0) >= 1 and ins.attr("mantissa_bits", -1) >= 0,
               "reduce-precision needs exponent_bits >= 1 and mantissa_bits >= 0")
-    if ins.opcode == "copy" and not s.is_array:
-        return s
     return ArrayShape(s.element_type, s.dims)
 
 
+@shape_rule("copy", arity=1)
+def _copy_shape(ins, shapes):
+    return shapes[0]            # any shape, tuples included; only the layout may change
+
+
 @shape_rule("add", "subtract", "multiply", "divide", "remainder", "power", "maximum", "minimum", "atan2",
-            "and", "or", "xor", "shift-left", "shift-right-logical", "shift-right-arithmetic", "complex")
+            "and", "or", "xor", "shift-left", "shift-right-logical", "shift-right-arithmetic", "complex", arity=2, arrays=True)
 def _binary_shape(ins, shapes):
-    check(len(shapes) == 2, f"{ins.opcode} takes 2 operands, got {len(shapes)}")
     a, b = shapes
     check(a.is_array and b.is_array, f"{ins.opcode} needs array operands")
     same_dims(shapes, ins.opcode)
@@ -77,9 +78,8 @@ def _binary_shape(ins, shapes):
     return ArrayShape(a.element_type, a.dims)
 
 
-@shape_rule("compare")
+@shape_rule("compare", arity=2, arrays=True)
 def _compare_shape(ins, shapes):
-    check(len(shapes) == 2, f"compare takes 2 operands, got {len(shapes)}")
     a, b = shapes
     same_dims(shapes, "compare")
     check(a.element_type == b.element_type, f"compare operands must have the same element type, got {a} and {b}")
@@ -90,9 +90,8 @@ def _compare_shape(ins, shapes):
     return ArrayShape("pred", a.dims)
 
 
-@shape_rule("select")
+@shape_rule("select", arity=3, arrays=True)
 def _select_shape(ins, shapes):
-    check(len(shapes) == 3, f"select takes 3 operands, got {len(shapes)}")
     p, a, b = shapes
     check(p.is_array and p.element_type == "pred", f"select's predicate must be pred, got {p}")
     check(a.compatible(b), f"select's branches must have the same shape, got {a} and {b}")
@@ -100,9 +99,8 @@ def _select_shape(ins, shapes):
     return a.without_layout()
 
 
-@shape_rule("clamp")
+@shape_rule("clamp", arity=3, arrays=True)
 def _clamp_shape(ins, shapes):
-    check(len(shapes) == 3, f"clamp takes 3 operands, got {len(shapes)}")
     lo, x, hi = shapes
     for s in (lo, hi):
         check(s.element_type == x.element_type and (s.rank == 0 or s.dims == x.dims),
@@ -110,9 +108,8 @@ def _clamp_shape(ins, shapes):
     return ArrayShape(x.element_type, x.dims)
 
 
-@shape_rule("convert")
+@shape_rule("convert", arity=1, arrays=True)
 def _convert_shape(ins, shapes):
-    check(len(shapes) == 1, "convert takes 1 operand")
     (s,) = shapes
     check(s.is_array and ins.shape.is_array and s.dims == ins.shape.dims,
           f"convert keeps dimensions: operand {s}, result {ins.shape}")
@@ -121,7 +118,7 @@ def _convert_shape(ins, shapes):
     return ins.shape.without_layout()
 
 
-@shape_rule("bitcast-convert")
+@shape_rule("bitcast-convert", arity=1, arrays=True)
 def _bitcast_convert_shape(ins, shapes):
     (s,) = shapes
     out = ins.shape

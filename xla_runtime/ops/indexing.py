@@ -76,7 +76,7 @@ def _clamped_starts(idx_args, dims, sizes) -> list[int]:
     return [min(max(s, 0), d - n) for s, d, n in zip(starts, dims, sizes)]
 
 
-@shape_rule("dynamic-slice")
+@shape_rule("dynamic-slice", arrays=True)
 def _dynamic_slice_shape(ins, shapes):
     check(len(shapes) >= 1, "dynamic-slice needs an operand")
     op = shapes[0]
@@ -98,7 +98,7 @@ def _eval_dynamic_slice(ctx, ins, args):
     return x[tuple(slice(s, s + n) for s, n in zip(starts, sizes))].copy()
 
 
-@shape_rule("dynamic-update-slice")
+@shape_rule("dynamic-update-slice", arrays=True)
 def _dynamic_update_slice_shape(ins, shapes):
     check(len(shapes) >= 2, "dynamic-update-slice needs an operand and an update")
     op, up = shapes[0], shapes[1]
@@ -176,9 +176,8 @@ def _gather_attrs(ins):
             ins.attr("index_vector_dim"), ins.attr("slice_sizes"))
 
 
-@shape_rule("gather")
+@shape_rule("gather", arity=2, arrays=True)
 def _gather_shape(ins, shapes):
-    check(len(shapes) == 2, f"gather takes an operand and start indices, got {len(shapes)} operands")
     op, ix = shapes
     check(op.is_array, f"gather operand must be an array, got {op}")
     offset_dims, collapsed, index_map, op_batch, ix_batch, ivd, sizes = _gather_attrs(ins)
@@ -242,7 +241,7 @@ def _window_operand_dims(rank, inserted, op_batch) -> list[int]:
     return [d for d in range(rank) if d not in inserted and d not in op_batch]
 
 
-@shape_rule("scatter")
+@shape_rule("scatter", arrays=True)
 def _scatter_shape(ins, shapes):
     check(len(shapes) >= 3 and len(shapes) % 2 == 1,
           f"scatter takes N operands, indices and N updates, got {len(shapes)} operands")

@@ -61,9 +61,8 @@ def _dot_dims(ins):
             tuple(ins.attr("rhs_batch_dims", ())), tuple(ins.attr("rhs_contracting_dims", ())))
 
 
-@shape_rule("dot")
+@shape_rule("dot", arity=2, arrays=True)
 def _dot_shape(ins, shapes):
-    check(len(shapes) == 2, f"dot takes 2 operands, got {len(shapes)}")
     lhs, rhs = shapes
     _check_product_types("dot", lhs, rhs, ins.shape)
     lb, lc, rb, rc = _dot_dims(ins)
@@ -117,9 +116,8 @@ def _padded_size(n: int, d) -> int:
     return (max(n - 1, 0) * d.lhs_dilate + 1 if n else 0) + d.pad_lo + d.pad_hi
 
 
-@shape_rule("convolution")
+@shape_rule("convolution", arity=2, arrays=True)
 def _conv_shape(ins, shapes):
-    check(len(shapes) == 2, f"convolution takes 2 operands, got {len(shapes)}")
     lhs, rhs = shapes
     _check_product_types("convolution", lhs, rhs, ins.shape)
     dn = ins.attr("dim_labels")
@@ -205,9 +203,8 @@ _REAL_OF = {"c64": "f32", "c128": "f64"}
 _COMPLEX_OF = {"f32": "c64", "f64": "c128"}
 
 
-@shape_rule("fft")
+@shape_rule("fft", arity=1, arrays=True)
 def _fft_shape(ins, shapes):
-    check(len(shapes) == 1, f"fft takes 1 operand, got {len(shapes)}")
     (s,) = shapes
     kind = ins.attr("fft_type")
     n = tuple(ins.attr("fft_length", ()))
@@ -263,9 +260,8 @@ def _adjoint(a: np.ndarray) -> np.ndarray:
     return np.conj(np.swapaxes(a, -1, -2))
 
 
-@shape_rule("cholesky")
+@shape_rule("cholesky", arity=1, arrays=True)
 def _cholesky_shape(ins, shapes):
-    check(len(shapes) == 1, f"cholesky takes 1 operand, got {len(shapes)}")
     _check_square("cholesky", shapes[0])
     return shapes[0].without_layout()
 
@@ -295,9 +291,8 @@ def _eval_cholesky(ctx, ins, args):
 _TRANSPOSE_A = ("NO_TRANSPOSE", "TRANSPOSE", "ADJOINT")
 
 
-@shape_rule("triangular-solve")
+@shape_rule("triangular-solve", arity=2, arrays=True)
 def _triangular_solve_shape(ins, shapes):
-    check(len(shapes) == 2, f"triangular-solve takes 2 operands, got {len(shapes)}")
     a, b = shapes
     _check_square("triangular-solve", a)
     check(b.is_array and b.element_type == a.element_type,
@@ -374,9 +369,8 @@ def _bn_setup(ins, x):
     return eps, x.astype(np.float64), axes, (lambda v: v.astype(np.float64).reshape(shape))
 
 
-@shape_rule("batch-norm-inference")
+@shape_rule("batch-norm-inference", arity=5, arrays=True)
 def _bn_inference_shape(ins, shapes):
-    check(len(shapes) == 5, f"batch-norm-inference takes 5 operands, got {len(shapes)}")
     _check_bn(ins, shapes[0], shapes[1:], ("scale", "offset", "mean", "variance"))
     return shapes[0].without_layout()
 
@@ -389,9 +383,8 @@ def _eval_bn_inference(ctx, ins, args):
     return narrow(y, ins.shape.ptype)
 
 
-@shape_rule("batch-norm-training")
+@shape_rule("batch-norm-training", arity=3, arrays=True)
 def _bn_training_shape(ins, shapes):
-    check(len(shapes) == 3, f"batch-norm-training takes 3 operands, got {len(shapes)}")
     vec = _check_bn(ins, shapes[0], shapes[1:], ("scale", "offset"))
     return TupleShape((shapes[0].without_layout(), vec, vec))
 
@@ -407,9 +400,8 @@ def _eval_bn_training(ctx, ins, args):
     return narrow(y, t), narrow(mean.reshape(-1), t), narrow(var.reshape(-1), t)
 
 
-@shape_rule("batch-norm-grad")
+@shape_rule("batch-norm-grad", arity=5, arrays=True)
 def _bn_grad_shape(ins, shapes):
-    check(len(shapes) == 5, f"batch-norm-grad takes 5 operands, got {len(shapes)}")
     x, gy = shapes[0], shapes[4]
     vec = _check_bn(ins, x, shapes[1:4], ("scale", "mean", "variance"))
     check(gy.is_array and gy.element_type == x.element_type and gy.dims == x.dims,

@@ -45,7 +45,7 @@ def _result(inputs, dims):
 # ----------------------------------------------------------------------------------------------
 # reduce
 
-@shape_rule("reduce")
+@shape_rule("reduce", arrays=True)
 def _reduce_shape(ins, shapes):
     inputs, inits = _split_variadic(shapes, "reduce")
     for x in inputs:
@@ -120,7 +120,7 @@ def _check_window(window, rank, what):
               f"{what} window sizes, strides and dilations must be positive")
 
 
-@shape_rule("reduce-window")
+@shape_rule("reduce-window", arrays=True)
 def _reduce_window_shape(ins, shapes):
     inputs, inits = _split_variadic(shapes, "reduce-window")
     for x in inputs:
@@ -171,9 +171,8 @@ def _eval_reduce_window(ctx, ins, args):
 # ----------------------------------------------------------------------------------------------
 # select-and-scatter
 
-@shape_rule("select-and-scatter")
+@shape_rule("select-and-scatter", arity=3, arrays=True)
 def _select_and_scatter_shape(ins, shapes):
-    check(len(shapes) == 3, "select-and-scatter takes (operand, source, init_value)")
     operand, source, init = shapes
     window = ins.attr("window")
     _check_window(window, operand.rank, "select-and-scatter")

@@ -25,6 +25,8 @@ class OpDef:
     infer: Callable | None = None
     evaluate: Callable | None = None
     elementwise: bool = False
+    arity: int | None = None        # operand count the verifier enforces before the shape rule runs
+    arrays_only: bool = False       # operands must be arrays (no tuples/tokens)
     rules: dict[str, Any] = field(default_factory=dict)   # per-backend lowering rules
 
 
@@ -37,11 +39,16 @@ def op_def(opcode: str) -> OpDef:
     return REGISTRY[opcode]
 
 
-def shape_rule(*opcodes: str):
-    """Register ``fn(ins, operand_shapes) -> Shape`` as the shape rule of ``opcodes``."""
+def shape_rule(*opcodes: str, arity: int | None = None, arrays: bool = False):
+    """Register ``fn(ins, operand_shapes) -> Shape`` as the shape rule of ``opcodes``.
+
+    ``arity`` and ``arrays`` let the verifier reject a wrong operand count or a tuple/token operand
+    with a clear message before the rule runs, so rules can unpack their operands directly.
+    """
     def deco(fn):
         for o in opcodes:
-            op_def(o).infer = fn
+            d = op_def(o)
+            d.infer, d.arity, d.arrays_only = fn, arity, arrays
         return fn
     return deco
 

@@ -8,13 +8,13 @@ from ..hlo.shape import ArrayShape, TupleShape
 from .registry import check, interpreter_rule, shape_rule
 
 
-@shape_rule("parameter")
+@shape_rule("parameter", arity=0)
 def _parameter_shape(ins, shapes):
     check(not shapes, "parameter takes no operands")
     return ins.shape
 
 
-@shape_rule("constant")
+@shape_rule("constant", arity=0)
 def _constant_shape(ins, shapes):
     check(not shapes, "constant takes no operands")
     return ins.shape
@@ -25,7 +25,7 @@ def _eval_constant(ctx, ins, args):
     return ins.literal
 
 
-@shape_rule("broadcast")
+@shape_rule("broadcast", arity=1, arrays=True)
 def _broadcast_shape(ins, shapes):
     (s,) = shapes
     out = ins.shape
@@ -53,7 +53,7 @@ def _eval_broadcast(ctx, ins, args):
     return np.broadcast_to(x.reshape(shape), out).copy()
 
 
-@shape_rule("reshape")
+@shape_rule("reshape", arity=1, arrays=True)
 def _reshape_shape(ins, shapes):
     (s,) = shapes
     out = ins.shape
@@ -67,7 +67,7 @@ def _eval_reshape(ctx, ins, args):
     return args[0].reshape(ins.shape.dims)
 
 
-@shape_rule("transpose")
+@shape_rule("transpose", arity=1, arrays=True)
 def _transpose_shape(ins, shapes):
     (s,) = shapes
     perm = ins.attr("dimensions", ())
@@ -85,7 +85,7 @@ def _physical(x: np.ndarray, m2m) -> np.ndarray:
     return np.transpose(x, tuple(reversed(m2m))).reshape(-1)
 
 
-@shape_rule("bitcast")
+@shape_rule("bitcast", arity=1, arrays=True)
 def _bitcast_shape(ins, shapes):
     (s,) = shapes
     out = ins.shape
@@ -108,7 +108,7 @@ def _eval_bitcast(ctx, ins, args):
     return np.asarray(np.transpose(phys, np.argsort(major_first)), order="C")
 
 
-@shape_rule("slice")
+@shape_rule("slice", arity=1, arrays=True)
 def _slice_shape(ins, shapes):
     (s,) = shapes
     spec = ins.attr("slice")
@@ -127,7 +127,7 @@ def _eval_slice(ctx, ins, args):
     return np.asarray(args[0][idx], order="C")
 
 
-@shape_rule("concatenate")
+@shape_rule("concatenate", arrays=True)
 def _concat_shape(ins, shapes):
     check(shapes, "concatenate needs at least one operand")
     (dim,) = ins.attr("dimensions", (None,))
@@ -149,7 +149,7 @@ def _eval_concat(ctx, ins, args):
     return np.concatenate(args, axis=ins.attr("dimensions")[0])
 
 
-@shape_rule("pad")
+@shape_rule("pad", arity=2, arrays=True)
 def _pad_shape(ins, shapes):
     s, v = shapes
     check(v.rank == 0 and v.element_type == s.element_type, f"pad value must be a {s.element_type} scalar, got {v}")
@@ -181,7 +181,7 @@ def _eval_pad(ctx, ins, args):
     return pad(x, v[()], ins.attr("padding").dims)
 
 
-@shape_rule("reverse")
+@shape_rule("reverse", arity=1, arrays=True)
 def _reverse_shape(ins, shapes):
     (s,) = shapes
     for d in ins.attr("dimensions", ()):
@@ -194,7 +194,7 @@ def _eval_reverse(ctx, ins, args):
     return np.asarray(np.flip(args[0], axis=tuple(ins.attr("dimensions", ()))), order="C")
 
 
-@shape_rule("iota")
+@shape_rule("iota", arity=0)
 def _iota_shape(ins, shapes):
     check(not shapes, "iota takes no operands")
     d = ins.attr("iota_dimension")
@@ -225,7 +225,7 @@ def _eval_tuple(ctx, ins, args):
     return tuple(args)
 
 
-@shape_rule("get-tuple-element")
+@shape_rule("get-tuple-element", arity=1)
 def _gte_shape(ins, shapes):
     (s,) = shapes
     i = ins.attr("index")

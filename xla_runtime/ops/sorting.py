@@ -195,7 +195,7 @@ def _check_comparator(comp, elem_types, what):
           f"{what} comparator %{comp.name} must return pred[], returns {r}")
 
 
-@shape_rule("sort")
+@shape_rule("sort", arrays=True)
 def _sort_shape(ins, shapes):
     check(len(shapes) >= 1, "sort needs at least one operand")
     for s in shapes:
@@ -226,7 +226,7 @@ def _topk_shapes(x, k):
     return TupleShape((ArrayShape(x.element_type, x.dims[:-1] + (k,)), ArrayShape("s32", x.dims[:-1] + (k,))))
 
 
-@shape_rule("topk")
+@shape_rule("topk", arity=1, arrays=True)
 def _topk_shape(ins, shapes):
     check(len(shapes) == 1, f"topk takes 1 operand, got {len(shapes)}")
     (x,) = shapes
