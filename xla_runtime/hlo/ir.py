@@ -6,7 +6,6 @@ module is resolved.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
