@@ -135,27 +135,11 @@ _FLOAT = re.compile(r"[-+]?(?:inf|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 
 def _int_list(cur: Cursor) -> tuple[int, ...]:
-    cur.expect("{")
-    out = []
-    if not cur.accept("}"):
-        while True:
-            out.append(cur.integer())
-            if cur.accept("}"):
-                break
-            cur.expect(",", "',' or '}'")
-    return tuple(out)
+    return tuple(cur.delimited("{", "}", lambda c: c.integer()))
 
 
 def _ident_list(cur: Cursor) -> tuple[str, ...]:
-    cur.expect("{")
-    out = []
-    if not cur.accept("}"):
-        while True:
-            out.append(cur.ident())
-            if cur.accept("}"):
-                break
-            cur.expect(",", "',' or '}'")
-    return tuple(out)
+    return tuple(cur.delimited("{", "}", lambda c: c.ident()))
 
 
 def _comp_ref(cur: Cursor) -> ComputationRef:
@@ -165,15 +149,7 @@ def _comp_ref(cur: Cursor) -> ComputationRef:
 
 
 def _comp_list(cur: Cursor) -> tuple[ComputationRef, ...]:
-    cur.expect("{")
-    out = []
-    if not cur.accept("}"):
-        while True:
-            out.append(_comp_ref(cur))
-            if cur.accept("}"):
-                break
-            cur.expect(",", "',' or '}'")
-    return tuple(out)
+    return tuple(cur.delimited("{", "}", _comp_ref))
 
 
 def _bool(cur: Cursor) -> bool:
@@ -263,24 +239,18 @@ def _padding(cur: Cursor) -> PaddingConfig:
     return PaddingConfig(tuple(PadDim(*(cur.to_int(v, pos) for v in p.split("_"))) for p in text.split("x")))
 
 
+def _slice_dim(cur: Cursor) -> SliceDim:
+    cur.expect("[")
+    start = cur.integer()
+    cur.expect(":")
+    limit = cur.integer()
+    stride = cur.integer() if cur.accept(":") else 1
+    cur.expect("]")
+    return SliceDim(start, limit, stride)
+
+
 def _slice(cur: Cursor) -> SliceSpec:
-    cur.expect("{")
-    dims = []
-    if not cur.accept("}"):
-        while True:
-            cur.expect("[")
-            start = cur.integer()
-            cur.expect(":")
-            limit = cur.integer()
-            stride = 1
-            if cur.accept(":"):
-                stride = cur.integer()
-            cur.expect("]")
-            dims.append(SliceDim(start, limit, stride))
-            if cur.accept("}"):
-                break
-            cur.expect(",", "',' or '}'")
-    return SliceSpec(tuple(dims))
+    return SliceSpec(tuple(cur.delimited("{", "}", _slice_dim)))
 
 
 def _kv_block(cur: Cursor, sep: str) -> dict:

@@ -111,6 +111,18 @@ class Cursor:
     def match(self, regex, what: str):
         return self._match(regex, what)
 
+    def delimited(self, open_: str, close: str, item, what: str = "list") -> list:
+        """``open_ item (',' item)* close`` (possibly empty); ``item(cursor)`` parses one element."""
+        self.expect(open_)
+        out = []
+        if self.accept(close):
+            return out
+        while True:
+            out.append(item(self))
+            if self.accept(close):
+                return out
+            self.expect(",", f"',' or {close!r} in {what}")
+
     def balanced(self, stop: str = ",)\n") -> str:
         """Raw text up to the first ``stop`` character outside brackets and strings (not consumed)."""
         self.skip_ws()

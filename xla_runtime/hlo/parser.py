@@ -67,15 +67,7 @@ def parse_shape(cur: Cursor, _depth: int = 0) -> Shape:
     if cur.peek("("):
         if _depth >= MAX_TUPLE_DEPTH:
             raise cur.error(f"tuple shape nests more than {MAX_TUPLE_DEPTH} levels deep")
-        cur.expect("(")
-        elems = []
-        if not cur.accept(")"):
-            while True:
-                elems.append(parse_shape(cur, _depth + 1))
-                if cur.accept(")"):
-                    break
-                cur.expect(",", "',' or ')' in tuple shape")
-        return TupleShape(tuple(elems))
+        return TupleShape(tuple(cur.delimited("(", ")", lambda c: parse_shape(c, _depth + 1), "tuple shape")))
     start = cur.pos
     m = _TYPE.match(cur.text, cur.pos)
     if not m:
@@ -184,14 +176,7 @@ class _Parser:
         cur.skip_ws()
         if key == "entry_computation_layout":
             cur.expect("{")
-            cur.expect("(")
-            params = []
-            if not cur.accept(")"):
-                while True:
-                    params.append(parse_shape(cur))
-                    if cur.accept(")"):
-                        break
-                    cur.expect(",", "',' or ')'")
+            params = cur.delimited("(", ")", parse_shape, "the parameter layouts")
             cur.expect("->")
             result = parse_shape(cur)
             cur.expect("}")
@@ -206,15 +191,7 @@ class _Parser:
         cur = self.cur
 
         def index():
-            cur.expect("{")
-            out = []
-            if not cur.accept("}"):
-                while True:
-                    out.append(cur.integer())
-                    if cur.accept("}"):
-                        break
-                    cur.expect(",")
-            return tuple(out)
+            return tuple(cur.delimited("{", "}", lambda c: c.integer(), "a shape index"))
 
         cur.expect("{")
         entries = []
@@ -255,16 +232,12 @@ class _Parser:
         comp.source_pos = cur.location(self._comp_pos)
         comp.is_entry = is_entry
         sig_params = None
-        if cur.accept("("):
-            sig_params = []
-            if not cur.accept(")"):
-                while True:
-                    pname = cur.name("a parameter name")
-                    cur.expect(":")
-                    sig_params.append((pname, parse_shape(cur)))
-                    if cur.accept(")"):
-                        break
-                    cur.expect(",", "',' or ')' in the parameter list")
+        if cur.peek("("):
+            def param(c):
+                pname = c.name("a parameter name")
+                c.expect(":")
+                return pname, parse_shape(c)
+            sig_params = cur.delimited("(", ")", param, "the parameter list")
             cur.expect("->", "'->' and the result shape")
             parse_shape(cur)
         else:
@@ -378,15 +351,7 @@ class _Parser:
             if key in ins.attrs or (key == "control-predecessors" and ctrl_refs):
                 raise self.err(f"attribute {key!r} given twice", apos)
             if key == "control-predecessors":
-                cur.expect("{")
-                if not cur.accept("}"):
-                    while True:
-                        cur.skip_ws()
-                        ref_pos = cur.pos
-                        ctrl_refs.append((cur.name("an instruction name"), ref_pos))
-                        if cur.accept("}"):
-                            break
-                        cur.expect(",", "',' or '}'")
+                ctrl_refs = cur.delimited("{", "}", _located_name, "control-predecessors")
                 continue
             ins.attrs[key] = parse_attribute(cur, key)
         return ins, operand_refs, ctrl_refs, is_root
@@ -411,6 +376,12 @@ class _Parser:
                     ins.attrs[key] = resolve(v, ins)
                 elif isinstance(v, tuple):
                     ins.attrs[key] = tuple(resolve(r, ins) for r in v)
+
+
+def _located_name(cur: Cursor) -> tuple[str, int]:
+    cur.skip_ws()
+    pos = cur.pos
+    return cur.name("an instruction name"), pos
 
 
 def parse_hlo(text: str) -> HloModule:
