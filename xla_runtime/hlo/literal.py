@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from .cursor import Cursor
+from .types import primitive_type
 from .shape import ArrayShape, Shape, TupleShape
 
 _TOKEN = re.compile(r"\s*(?:(/\*.*?\*/)|([{}(),])|([^\s{}(),]+))", re.S)
@@ -187,14 +188,7 @@ def format_scalar(v, ptype) -> str:
     return s
 
 
-class _F64Type:
-    is_pred = False
-    is_integer = False
-    is_complex = False
-    bits = 64
-
-
-_F64 = _F64Type()
+_F64 = primitive_type("f64")
 
 
 def format_literal(value, shape: Shape) -> str:

@@ -66,7 +66,7 @@ def convert(x: np.ndarray, src: PrimitiveType, dst: PrimitiveType) -> np.ndarray
             lo = -(1 << (dst.bits - 1)) if dst.is_signed else 0
             hi = (1 << (dst.bits - 1)) - 1 if dst.is_signed else (1 << dst.bits) - 1
             f = np.where(np.isnan(f), 0.0, np.clip(np.trunc(f), lo, hi))
-            return f.astype(np.int64).astype(dst.dtype) if dst.bits < 64 else f.astype(dst.dtype)
+            return f.astype(np.int64).astype(dst.dtype)
         # int -> int wraps modulo 2**bits (two's complement), as a C cast does
         if src.bits < 8:
             x = x.astype(np.int8 if src.is_signed else np.uint8)
