@@ -13,7 +13,7 @@ def run_hlo(text: str, *args, backend: str = "interpreter") -> list[np.ndarray]:
     return [np.asarray(b) for b in exe.execute(*args)]
 
 
-def hlo_module(body: str, params: str = "", result: str | None = None) -> str:
+def hlo_module(body: str) -> str:
     """Wrap ENTRY instructions into a module: ``hlo_module("ROOT r = f32[] add(p, p)")``."""
     return f"HloModule test\n\nENTRY main {{\n{body}\n}}\n"
 

@@ -161,8 +161,3 @@ def check_supported(module: HloModule) -> None:
                 lookup_custom_call(ins.attr("custom_call_target"))
         except UnsupportedError as e:
             raise UnsupportedError(f"{ins.where()}: {e}") from None
-
-
-def evaluate_module(module: HloModule, args):
-    """Run ``module``'s entry computation on NumPy arguments; returns the (possibly tuple) result."""
-    return Interpreter(module).run(args)

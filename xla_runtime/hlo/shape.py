@@ -19,10 +19,6 @@ class Layout:
         body = ",".join(map(str, self.minor_to_major))
         return "{" + body + (":" + self.extra if self.extra else "") + "}"
 
-    def is_default(self) -> bool:
-        n = len(self.minor_to_major)
-        return self.minor_to_major == tuple(range(n - 1, -1, -1)) and not self.extra
-
 
 class Shape:
     """Base of all shapes. Use ``is_array``/``is_tuple``/``is_token`` to tell them apart."""
@@ -69,12 +65,6 @@ class ArrayShape(Shape):
         if self.layout is not None and len(self.layout.minor_to_major) == self.rank:
             return self.layout.minor_to_major
         return tuple(range(self.rank - 1, -1, -1))
-
-    def with_dims(self, dims, element_type: str | None = None) -> "ArrayShape":
-        return ArrayShape(element_type or self.element_type, tuple(int(d) for d in dims), None)
-
-    def with_type(self, element_type: str) -> "ArrayShape":
-        return ArrayShape(element_type, self.dims, self.layout)
 
     def without_layout(self) -> "ArrayShape":
         return ArrayShape(self.element_type, self.dims, None)
@@ -140,8 +130,3 @@ TOKEN = TokenShape()
 
 def scalar(element_type: str) -> ArrayShape:
     return ArrayShape(element_type, ())
-
-
-def array_shape_of(value: np.ndarray) -> ArrayShape:
-    from .types import from_numpy_dtype
-    return ArrayShape(from_numpy_dtype(value.dtype).name, tuple(value.shape))

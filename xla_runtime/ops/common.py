@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..hlo.shape import ArrayShape, Shape
-from ..hlo.types import PrimitiveType, from_numpy_dtype, is_narrow_float, primitive_type
+from ..hlo.shape import Shape
+from ..hlo.types import PrimitiveType, from_numpy_dtype, is_narrow_float
 from .registry import ShapeError, check
 
 
@@ -93,14 +93,6 @@ def same_dims(shapes, what: str) -> tuple[int, ...]:
     for s in shapes[1:]:
         check(s.dims == dims, f"{what}: operand shapes {', '.join(str(x) for x in shapes)} differ")
     return dims
-
-
-def array(shape_like: Shape, dims, element_type: str | None = None) -> ArrayShape:
-    return ArrayShape(element_type or shape_like.element_type, tuple(dims))
-
-
-def scalar_type(name: str) -> PrimitiveType:
-    return primitive_type(name)
 
 
 _COMBINER_OPS = ("add", "multiply", "maximum", "minimum", "and", "or", "xor")
