@@ -1,20 +1,28 @@
 """The PJRT-like client surface: Client -> compile -> Executable -> execute -> Buffers.
 
-This is the synchronous first cut (the interpreter backend); the executor issue makes execute()
-asynchronous behind the same API.
+execute() checks its arguments, hands the work to the executor and returns one Buffer per result
+leaf at once. Cheap executions (small buffers, no loops) run inside execute() on the caller's
+thread; others run on the executor's worker pool, and execute() returns before they finish.
+Arguments that are Buffers still being computed are waited for without blocking: the execution
+starts from the callback that completes the last of them.
 """
 from __future__ import annotations
 
+from time import perf_counter_ns
 from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import UnsupportedError
+from async_values import AsyncValue, make_available, run_when_ready
+
+from . import profiler
+from .backends import available_backends, get_backend
+from .buffer import Buffer, Device
+from .errors import BufferDeletedError, UnsupportedError
+from .executor import Frame, default_pool, execute_graph
 from .hlo import HloModule, parse_hlo
 from .hlo.shape import Shape, TupleShape
 from .verifier import verify
-
-BACKENDS = ("interpreter",)
 
 
 def load_module(text_or_module: str | HloModule) -> HloModule:
@@ -32,85 +40,65 @@ def load_module(text_or_module: str | HloModule) -> HloModule:
     return module
 
 
-class Device:
-    def __init__(self, platform: str, id: int = 0):
-        self.platform = platform
-        self.id = id
-
-    def __repr__(self):
-        return f"Device({self.platform}:{self.id})"
-
-
-class Buffer:
-    """A result (or argument) array on a device. Reading it (np.asarray) waits until it is ready."""
-
-    def __init__(self, value: np.ndarray, device: Device):
-        self._value = value
-        self.device = device
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._value.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._value.dtype
-
-    def is_ready(self) -> bool:
-        return True
-
-    def block_until_ready(self) -> "Buffer":
-        return self
-
-    def to_numpy(self) -> np.ndarray:
-        return self._value
-
-    def __array__(self, dtype=None, copy=None):
-        v = self._value
-        if dtype is not None:
-            v = v.astype(dtype)
-        return v.copy() if copy else v
-
-    def __repr__(self):
-        return f"Buffer({self.dtype}{list(self.shape)}, {self.device})"
-
-
 def _describe(shape: Shape) -> str:
     return str(shape.without_layout()) if hasattr(shape, "without_layout") else str(shape)
 
 
+# -- arguments -------------------------------------------------------------------------------------
+
 def check_arguments(module: HloModule, args: Sequence[Any]) -> list:
-    """Convert arguments to NumPy and check them against the entry parameters (count, dtype, shape)."""
+    """Check arguments against the entry parameters (count, dtype, shape) and turn each into an
+    AsyncValue of its array (tuples for tuple parameters). Raises before anything runs."""
     params = module.entry.parameters
     if len(args) != len(params):
         raise TypeError(f"{module.name} takes {len(params)} argument(s) "
                         f"({', '.join(_describe(p.shape) for p in params)}), got {len(args)}")
-    return [_check_argument(p.name, i, p.shape, a) for i, (p, a) in enumerate(zip(params, args))]
+    return [_check_argument(f"argument {i} (parameter %{p.name})", p.shape, a)
+            for i, (p, a) in enumerate(zip(params, args))]
 
 
-def _check_argument(name: str, index: int, shape: Shape, arg):
-    label = f"argument {index} (parameter %{name})"
+def _check_argument(label: str, shape: Shape, arg) -> AsyncValue:
     if isinstance(shape, TupleShape):
         if not isinstance(arg, (tuple, list)) or len(arg) != len(shape.elements):
             raise TypeError(f"{label}: expected a tuple {shape}, got {type(arg).__name__}")
-        return tuple(_check_argument(f"{name}[{i}]", index, s, a) for i, (s, a) in enumerate(zip(shape.elements, arg)))
+        parts = [_check_argument(f"{label}[{i}]", s, a) for i, (s, a) in enumerate(zip(shape.elements, arg))]
+        return _tuple_value(parts)
     if shape.is_token:
         from .interpreter import TOKEN_VALUE
-        return TOKEN_VALUE
+        return make_available(TOKEN_VALUE)
     if isinstance(arg, Buffer):
-        arg = arg.to_numpy()
-    if isinstance(arg, (np.ndarray, np.generic)):
-        arr = np.asarray(arg)
-        if arr.dtype != shape.dtype:
-            raise TypeError(f"{label}: expected dtype {shape.dtype} ({shape.element_type}), got {arr.dtype}")
+        if arg.is_deleted():
+            raise BufferDeletedError(f"{label}: {arg._describe()} was {arg._gone}")
+        dtype, dims = arg.dtype, arg.shape
+    elif isinstance(arg, (np.ndarray, np.generic)):
+        arg = np.asarray(arg)
+        dtype, dims = arg.dtype, arg.shape
     else:
         try:
-            arr = np.asarray(arg, dtype=shape.dtype)
+            arg = np.asarray(arg, dtype=shape.dtype)
         except (TypeError, ValueError) as e:
             raise TypeError(f"{label}: cannot convert {type(arg).__name__} to {shape.element_type}: {e}") from None
-    if arr.shape != shape.dims:
-        raise ValueError(f"{label}: expected shape {_describe(shape)}, got {arr.dtype}{list(arr.shape)}")
-    return arr
+        dtype, dims = arg.dtype, arg.shape
+    if dtype != shape.dtype:
+        raise TypeError(f"{label}: expected dtype {shape.dtype} ({shape.element_type}), got {dtype}")
+    if dims != shape.dims:
+        raise ValueError(f"{label}: expected shape {_describe(shape)}, got {dtype}{list(dims)}")
+    return arg._av if isinstance(arg, Buffer) else make_available(arg)
+
+
+def _tuple_value(parts: list[AsyncValue]) -> AsyncValue:
+    if all(p.is_concrete() for p in parts):
+        return make_available(tuple(p.get() for p in parts))
+    out = AsyncValue()
+
+    def join():
+        for p in parts:
+            if p.is_error():
+                out.set_error(p.error)
+                return
+        out.emplace(tuple(p.get() for p in parts))
+    run_when_ready(parts, join)
+    return out
 
 
 def flatten_result(value) -> list:
@@ -122,13 +110,44 @@ def flatten_result(value) -> list:
     return [value]
 
 
+def _leaf_shapes(shape: Shape) -> list[Shape]:
+    return shape.leaves() if shape.is_tuple else [shape]
+
+
+def _leaf_index(shape: Shape, index: tuple[int, ...]) -> int | None:
+    """Flattened leaf number of the sub-shape at ``index`` (None unless it is an array leaf)."""
+    leaf = 0
+    for k in index:
+        if not shape.is_tuple or k >= len(shape.elements):
+            return None
+        leaf += sum(len(_leaf_shapes(e)) for e in shape.elements[:k])
+        shape = shape.elements[k]
+    return leaf if shape.is_array else None
+
+
+# -- executables ------------------------------------------------------------------------------------
+
 class Executable:
+    """A compiled module. ``execute`` may be called from many threads at once."""
+
     def __init__(self, module: HloModule, client: "Client"):
         self.module = module
         self.client = client
-        from .interpreter import Interpreter, check_supported
-        check_supported(module)
-        self._interpreter = Interpreter(module)
+        self.program = get_backend(client.backend)(module)
+        root = module.entry.root.shape
+        leaves = _leaf_shapes(root)
+        self._outputs = [(i, s) for i, s in enumerate(leaves) if s.is_array]   # tokens are not returned
+        self._aliases = self._module_aliases(root)
+
+    def _module_aliases(self, root: Shape) -> dict[int, int]:
+        """input_output_alias as {result leaf: parameter number} (array parameters only)."""
+        io = self.module.attrs.get("input_output_alias")
+        out = {}
+        for a in getattr(io, "entries", ()):
+            leaf = _leaf_index(root, a.output_index)
+            if leaf is not None and a.parameter_index == ():
+                out[leaf] = a.parameter_number
+        return out
 
     @property
     def name(self) -> str:
@@ -137,25 +156,160 @@ class Executable:
     def as_text(self) -> str:
         return self.module.to_text()
 
-    def execute(self, *args) -> list[Buffer]:
-        arrays = check_arguments(self.module, args)
-        result = self._interpreter.run(arrays)
-        dev = self.client.devices()[0]
-        return [Buffer(v, dev) for v in flatten_result(result) if isinstance(v, np.ndarray)]
+    def execute(self, *args, donate_argnums: Sequence[int] = ()) -> list[Buffer]:
+        """Start an execution; returns one Buffer per array result leaf, before the work is done.
+
+        Buffers in ``donate_argnums`` (and arguments the module's input_output_alias names) are
+        donated: their memory may be reused for results, and they can no longer be read.
+        NumPy arguments are not copied: do not modify them until the results are ready.
+        """
+        inputs = check_arguments(self.module, args)
+        donate = self._donations(args, donate_argnums)
+        device = self.client._device
+        outputs = [Buffer(AsyncValue(), s.dims, s.dtype, device) for _, s in self._outputs]
+        donated_arrays = {i: (args[i]._donate(self.name), args[i]._external) for i in donate}
+        for i, (av, _) in donated_arrays.items():
+            inputs[i] = av
+        run = _Execution(self, inputs, donated_arrays, outputs)
+        pending = [av for av in inputs if not av.is_available()]
+        if self.program.inline:
+            run_when_ready(pending, run.start)
+        else:
+            pool = default_pool()
+            run_when_ready(pending, lambda: pool.submit(run.start))
+        return outputs
+
+    def _donations(self, args, donate_argnums) -> list[int]:
+        n = len(args)
+        donate = set()
+        for i in donate_argnums:
+            if not isinstance(i, (int, np.integer)) or not -n <= i < n:
+                raise ValueError(f"donate_argnums: {i!r} is not an argument index of {self.name} ({n} arguments)")
+            donate.add(int(i) % n)
+        # aliased parameters are donated when given a Buffer (PJRT does the same)
+        donate.update(p for p in self._aliases.values() if isinstance(args[p], Buffer))
+        donate = sorted(i for i in donate if isinstance(args[i], Buffer))
+        for i in donate:
+            for j, other in enumerate(args):
+                if j != i and other is args[i]:
+                    raise ValueError(f"argument {i} of {self.name} is donated but the same Buffer is "
+                                     f"also passed as argument {j}")
+        return donate
+
+    def result_aliases(self, donated: Sequence[int]) -> dict[int, int]:
+        """{output position: donated parameter} for this call: the module's aliases, then each
+        other donated parameter to the first free output of the same shape and dtype."""
+        params = self.module.entry.parameters
+        taken = {}
+        for pos, (leaf, _) in enumerate(self._outputs):
+            p = self._aliases.get(leaf)
+            if p is not None and p in donated:
+                taken[pos] = p
+        for p in donated:
+            if p in taken.values():
+                continue
+            pshape = params[p].shape
+            for pos, (_, s) in enumerate(self._outputs):
+                if pos not in taken and pshape.is_array and s.dims == pshape.dims and s.dtype == pshape.dtype:
+                    taken[pos] = p
+                    break
+        return taken
+
+
+class _Execution:
+    """One call of execute(): binds arguments, runs the graph, completes the output Buffers."""
+    __slots__ = ("exe", "inputs", "donated", "outputs", "trace", "t0")
+
+    def __init__(self, exe: Executable, inputs, donated, outputs):
+        self.exe = exe
+        self.inputs = inputs
+        self.donated = donated            # {param: (AsyncValue of its array, external memory?)}
+        self.outputs = outputs
+        self.trace = profiler.current()
+        self.t0 = 0
+
+    def start(self) -> None:
+        for av in self.inputs:
+            if av.is_error():
+                return self._fail(av.error)
+        program = self.exe.program
+        if self.trace is not None:
+            self.t0 = perf_counter_ns()
+        try:
+            frame = Frame(program.bind([av.get() for av in self.inputs]), profiler=self.trace,
+                          context=program.context())
+            done = execute_graph(program.graph, frame)
+        except Exception as e:
+            return self._fail(e)
+        done.and_then(lambda: self._finish(done, frame))
+
+    def _finish(self, done: AsyncValue, frame: Frame) -> None:
+        if done.is_error():
+            return self._fail(done.error)
+        try:
+            values = self.exe.program.results(frame.buffers)
+            arrays = [values[leaf] for leaf, _ in self.exe._outputs]
+            if self.donated:
+                self._reuse_donated(arrays)
+        except Exception as e:
+            return self._fail(e)
+        self._span(False)
+        for buf, arr in zip(self.outputs, arrays):
+            buf._av.emplace(arr)
+
+    def _reuse_donated(self, arrays: list) -> None:
+        """Write results into the memory of the donated inputs they alias (never into memory
+        borrowed from the caller)."""
+        for pos, p in self.exe.result_aliases(list(self.donated)).items():
+            av, external = self.donated[p]
+            dst = av.get()
+            src = arrays[pos]
+            if external or not isinstance(dst, np.ndarray) or not dst.flags.writeable \
+                    or not dst.flags.c_contiguous or dst.shape != src.shape or dst.dtype != src.dtype:
+                continue
+            if any(a is dst for a in arrays):
+                continue
+            if dst is not src:
+                np.copyto(dst, src)
+            arrays[pos] = dst
+
+    def _fail(self, error: BaseException) -> None:
+        self._span(True)
+        for buf in self.outputs:
+            buf._av.set_error(error)
+
+    def _span(self, error: bool) -> None:
+        if self.trace is not None and self.t0:
+            self.trace.record_span(self.exe.name, "execute", self.t0, perf_counter_ns(), "executions", error)
 
 
 class Client:
+    """Compiles modules for one backend and makes Buffers on its device."""
+
     def __init__(self, backend: str = "interpreter"):
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+        get_backend(backend)   # unknown names fail here, listing the available ones
         self.backend = backend
-        self._devices = [Device(backend, 0)]
+        self._device = Device(backend, 0)
+
+    @staticmethod
+    def backends() -> list[str]:
+        return available_backends()
 
     def devices(self) -> list[Device]:
-        return list(self._devices)
+        return [self._device]
 
     def compile(self, text: str | HloModule) -> Executable:
         return Executable(load_module(text), self)
 
-    def buffer_from_numpy(self, array) -> Buffer:
-        return Buffer(np.asarray(array), self._devices[0])
+    def buffer_from_numpy(self, array, copy: bool | None = None) -> Buffer:
+        """A Buffer holding ``array``. Without a copy where that is safe: the array is read-only,
+        C-contiguous and aligned (copy=None), or the caller promises not to modify it (copy=False)."""
+        arr = np.asarray(array)
+        can_share = arr.flags.c_contiguous and arr.flags.aligned and arr.dtype.isnative
+        if copy is False and not can_share:
+            raise ValueError("buffer_from_numpy(copy=False) needs a C-contiguous, aligned, native-endian array")
+        if copy is None:
+            copy = not (can_share and not arr.flags.writeable)
+        if copy:
+            return Buffer.from_array(np.array(arr, order="C", copy=True), self._device)
+        return Buffer.from_array(arr, self._device, external=True)

@@ -35,3 +35,7 @@ class HloVerifierError(ValueError):
 
 class UnsupportedError(NotImplementedError):
     """A valid HLO construct this runtime does not execute (named in the message)."""
+
+
+class BufferDeletedError(RuntimeError):
+    """A Buffer was read (or passed to execute) after delete() or after being donated."""

@@ -7,6 +7,8 @@ Op semantics live in the registry (xla_runtime/ops); this module only walks comp
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import ops as _ops  # noqa: F401  (registers every op family)
@@ -34,12 +36,30 @@ def _scalar_shaped(shape) -> bool:
     return shape.is_array and shape.rank == 0
 
 
+class _Shared:
+    """What every fork of an Interpreter shares: per-computation caches, and op state that lives as
+    long as the executable (RNG counters), guarded by ``lock``."""
+    __slots__ = ("orders", "batchable", "state", "lock")
+
+    def __init__(self):
+        self.orders: dict[int, list[HloInstruction]] = {}
+        self.batchable: dict[int, bool] = {}
+        self.state: dict = {}
+        self.lock = threading.Lock()
+
+
 class Interpreter:
-    def __init__(self, module: HloModule):
+    """Evaluates computations of one module. ``fork()`` gives an evaluator that shares the caches and
+    op state but not the per-call state, so concurrent executions (one fork each) never interfere."""
+
+    def __init__(self, module: HloModule, _shared: _Shared | None = None):
         self.module = module
-        self._orders: dict[int, list[HloInstruction]] = {}
-        self._batchable: dict[int, bool] = {}
+        self.shared = _shared or _Shared()
+        self._orders, self._batchable = self.shared.orders, self.shared.batchable
         self._batched = 0
+
+    def fork(self) -> "Interpreter":
+        return Interpreter(self.module, self.shared)
 
     # -- computations -------------------------------------------------------------------------
     def run(self, args):
@@ -52,30 +72,31 @@ class Interpreter:
             order = self._orders[id(comp)] = comp.post_order()
         return order
 
+    def evaluate(self, ins: HloInstruction, vals: list):
+        """One instruction on operand values; errors get a note naming the instruction."""
+        if self._batched and ins.opcode in _SCALAR_SHAPE_OPS and ins.shape.is_array and ins.shape.rank == 0:
+            v = vals[0]
+            return v.view(ins.shape.dtype) if v.dtype != ins.shape.dtype else v
+        try:
+            out = lookup(ins.opcode).evaluate(self, ins, vals)
+        except Exception as e:  # keep the type; say where it happened
+            if not getattr(e, "_xrt_located", False):
+                e.add_note(f"while evaluating {ins.where()}: {ins.opcode}")
+                e._xrt_located = True
+            raise
+        if isinstance(out, np.generic):
+            out = np.asarray(out)
+        if not self._batched:
+            _check_value(ins, out)
+        return out
+
     def call(self, comp: HloComputation, args):
         env: dict[HloInstruction, object] = {}
-        batched = self._batched
         for ins in self._order(comp):
             if ins.opcode == "parameter":
                 env[ins] = args[ins.parameter_number]
-                continue
-            vals = [env[o] for o in ins.operands]
-            if batched and ins.opcode in _SCALAR_SHAPE_OPS and ins.shape.is_array and ins.shape.rank == 0:
-                v = vals[0]
-                env[ins] = v.view(ins.shape.dtype) if v.dtype != ins.shape.dtype else v
-                continue
-            try:
-                out = lookup(ins.opcode).evaluate(self, ins, vals)
-            except Exception as e:  # keep the type; say where it happened
-                if not getattr(e, "_xrt_located", False):
-                    e.add_note(f"while evaluating {ins.where()}: {ins.opcode}")
-                    e._xrt_located = True
-                raise
-            if isinstance(out, np.generic):
-                out = np.asarray(out)
-            if not batched:
-                _check_value(ins, out)
-            env[ins] = out
+            else:
+                env[ins] = self.evaluate(ins, [env[o] for o in ins.operands])
         return env[comp.root]
 
     # -- scalar computations applied to arrays --------------------------------------------------

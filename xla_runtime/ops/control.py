@@ -89,19 +89,26 @@ def _conditional_shape(ins, shapes):
     return result
 
 
-@interpreter_rule("conditional")
-def _eval_conditional(ctx, ins, args):
-    sel = args[0]
+def conditional_branches(ins) -> tuple:
+    """The branch computations of a conditional, in index order (true/false form: true first)."""
     branches = ins.attr("branch_computations")
     if branches is None:
         branches = (ins.attr("true_computation"), ins.attr("false_computation"))
-        i = 0 if bool(sel) else 1
-    elif sel.dtype == np.bool_:
-        i = 0 if bool(sel) else 1          # pred: true -> branch 0, like XLA's true/false form
-    else:
-        i = int(sel)
-        if not 0 <= i < len(branches):
-            i = len(branches) - 1           # out-of-range index runs the last branch
+    return tuple(branches)
+
+
+def branch_index(selector, num_branches: int) -> int:
+    """XLA's choice: a pred picks branch 0 when true, 1 when false; an s32 out of range picks the last."""
+    if selector.dtype == np.bool_:
+        return 0 if bool(selector) else 1
+    i = int(selector)
+    return i if 0 <= i < num_branches else num_branches - 1
+
+
+@interpreter_rule("conditional")
+def _eval_conditional(ctx, ins, args):
+    branches = conditional_branches(ins)
+    i = branch_index(args[0], len(branches))
     return ctx.call(branches[i], [args[1 + i]])
 
 

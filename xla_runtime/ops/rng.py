@@ -7,8 +7,6 @@ whose counter layouts are reproduced below. RNG_DEFAULT is Philox on CPU.
 """
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from ..hlo.shape import ArrayShape
@@ -19,16 +17,17 @@ _U32 = np.uint32
 _U64 = np.uint64
 _ALGORITHMS = ("rng_default", "rng_three_fry", "rng_philox")
 
-# per-Interpreter (i.e. per-executable) mutable state: numpy generator and rng counters
-_STATE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 # XLA:CPU starts each 128-bit rng counter at this arbitrary non-zero value
 RNG_STATE_INITIAL_VALUE = 0x7012395
 
 
 def _interp_state(ctx) -> dict:
-    st = _STATE.get(ctx)
+    """RNG state of the executable being interpreted (shared by every execution of it)."""
+    state = ctx.shared.state
+    st = state.get("rng")
     if st is None:
-        st = _STATE[ctx] = {"gen": np.random.default_rng(), "counters": {}}
+        with ctx.shared.lock:
+            st = state.setdefault("rng", {"gen": np.random.default_rng(), "counters": {}})
     return st
 
 
@@ -258,7 +257,8 @@ def _rng_state_shape(ins, shapes):
 def _eval_rng_state(ctx, ins, args):
     # XLA:CPU's thunk runtime keeps one counter per instruction, living as long as the executable
     counters = _interp_state(ctx)["counters"]
-    old = counters.get(ins, RNG_STATE_INITIAL_VALUE)
-    counters[ins] = (old + _delta(ins)) % (1 << 128)
+    with ctx.shared.lock:      # executions may run concurrently: the update must be atomic
+        old = counters.get(ins, RNG_STATE_INITIAL_VALUE)
+        counters[ins] = (old + _delta(ins)) % (1 << 128)
     # the 128-bit counter as [low word, high word] (little-endian, like XLA:CPU)
     return np.array([old & (2 ** 64 - 1), old >> 64], _U64)
