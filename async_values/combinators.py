@@ -33,11 +33,11 @@ class CountDownAsyncValue(AsyncValue):
         if n < 1:
             raise ValueError(f"count_down(n) needs n >= 1, got {n}")
         with _lock_of(self):
-            if error is not None and self._first_error is None:
-                self._first_error = error
-            if n > self._count:
+            if n > self._count:   # reject before recording anything: a refused call has no effect
                 raise AlreadyCompletedError(
                     f"count_down({n}) with only {self._count} count(s) left")
+            if error is not None and self._first_error is None:
+                self._first_error = error
             self._count -= n
             done = self._count == 0
         if done:
