@@ -45,8 +45,7 @@ class InstructionNode(Node):
 
     def run(self, frame: Frame):
         b = frame.buffers
-        with np.errstate(all="ignore"):
-            b[self.out_slot] = self.interp.fork().evaluate(self.ins, [b[s] for s in self.operand_slots])
+        b[self.out_slot] = self.interp.fork().evaluate(self.ins, [b[s] for s in self.operand_slots])
 
 
 class _Lowered:
@@ -158,12 +157,14 @@ class InterpreterProgram(Program):
     def results(self, buffers):
         # Each result must own its memory (it may be donated and overwritten later): copy those
         # that are views, read-only, or the very array of an argument, a constant or another result.
-        taken = set(self._constant_ids)
-        for slot in self.param_slots:
-            taken.update(id(v) for v in _leaves(buffers[slot]))
+        taken = None
         out = []
         for v in _leaves(buffers[self.root_slot]):
             if isinstance(v, np.ndarray):
+                if taken is None:
+                    taken = set(self._constant_ids)
+                    for slot in self.param_slots:
+                        taken.update(id(a) for a in _leaves(buffers[slot]))
                 flags = v.flags
                 if id(v) in taken or not (flags.owndata and flags.writeable and flags.c_contiguous):
                     v = np.array(v, order="C")

@@ -16,11 +16,12 @@ _log = logging.getLogger("xla_runtime.executor")
 
 
 class WorkerPool:
-    def __init__(self, num_threads: int, name: str = "xrt-worker"):
+    def __init__(self, num_threads: int, name: str = "xrt-worker", initializer: Callable[[], Any] | None = None):
         if num_threads < 1:
             raise ValueError(f"a worker pool needs at least one thread, got {num_threads}")
         self.num_threads = num_threads
         self.name = name
+        self.initializer = initializer
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -39,6 +40,8 @@ class WorkerPool:
                 self._threads.append(t)
 
     def _work(self) -> None:
+        if self.initializer is not None:
+            self.initializer()
         get = self._queue.get
         while True:
             fn, args = get()
@@ -66,8 +69,15 @@ def default_pool() -> WorkerPool:
         from .. import config
         with _default_lock:
             if _default is None:
-                _default = WorkerPool(config.num_threads())
+                _default = WorkerPool(config.num_threads(), initializer=quiet_floating_point)
     return _default
+
+
+def quiet_floating_point() -> None:
+    """Kernels follow XLA's semantics for overflow and NaN; NumPy's floating-point warnings about
+    them are noise. Worker threads turn them off once; execute() does so around inline runs."""
+    import numpy as np
+    np.seterr(all="ignore")
 
 
 def _after_fork_in_child() -> None:
