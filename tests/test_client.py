@@ -91,6 +91,18 @@ def test_cli_run_prints_outputs_and_writes_npz(tmp_path, capsys):
     assert int(data["out1"]) == 4
 
 
+def test_cli_run_writes_a_trace_and_node_summary(tmp_path, capsys):
+    import json
+    mod = tmp_path / "m.hlo"
+    mod.write_text(TUPLE_MODULE)
+    trace = tmp_path / "t.json"
+    assert main(["run", str(mod), "--repeat", "2", "--trace", str(trace)]) == 0
+    printed = capsys.readouterr().out
+    assert "mean of 2" in printed and "where the time went" in printed
+    events = [e for e in json.loads(trace.read_text())["traceEvents"] if e["ph"] == "X"]
+    assert sum(e["cat"] == "execute" for e in events) == 2
+
+
 def test_cli_parse_round_trips(tmp_path, capsys):
     mod = tmp_path / "m.hlo"
     mod.write_text(TUPLE_MODULE)

@@ -85,6 +85,7 @@ def cmd_parse(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from . import profiler
     from .client import Client
     text = _read(args.module)
     client = Client(args.backend)
@@ -92,11 +93,18 @@ def cmd_run(args) -> int:
     exe = client.compile(text)
     compile_s = time.perf_counter() - t0
     inputs = _load_inputs(args.inputs, exe.module, args.seed)
-    t1 = time.perf_counter()
-    outs = [np.asarray(b) for b in exe.execute(*inputs)]
-    run_s = time.perf_counter() - t1
+    tracing = profiler.trace(args.trace) if args.trace else None
+    trace = tracing.__enter__() if tracing else None
+    try:
+        t1 = time.perf_counter()
+        for _ in range(args.repeat):
+            outs = [np.asarray(b) for b in exe.execute(*inputs)]
+        run_s = (time.perf_counter() - t1) / args.repeat
+    finally:
+        if tracing:
+            tracing.__exit__(None, None, None)
     print(f"{exe.module.name}: compiled in {compile_s * 1e3:.1f} ms, ran in {run_s * 1e3:.1f} ms "
-          f"on {args.backend}")
+          f"on {args.backend}" + (f" (mean of {args.repeat})" if args.repeat > 1 else ""))
     expected = np.load(args.inputs) if args.inputs else {}
     for i, o in enumerate(outs):
         line = f"  out{i}: {o.dtype}{list(o.shape)}  {_summary(o)}"
@@ -107,6 +115,9 @@ def cmd_run(args) -> int:
         np.savez(args.out, **{f"out{i}": (o.view(np.uint16) if str(o.dtype) == "bfloat16" else o)
                               for i, o in enumerate(outs)})
         print(f"wrote {len(outs)} output(s) to {args.out}")
+    if trace is not None:
+        print(f"\nwrote a Chrome trace ({len(trace.events)} events) to {args.trace}; where the time went:")
+        print(trace.summary(limit=20))
     return 0
 
 
@@ -122,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default="interpreter", help="backend to run on (default: interpreter)")
     r.add_argument("--out", help="write the outputs to this .npz as out0, out1, ...")
     r.add_argument("--seed", type=int, default=0, help="seed for random arguments")
+    r.add_argument("--repeat", type=int, default=1, help="run this many times (timing is the mean)")
+    r.add_argument("--trace", help="write a Chrome trace (Perfetto) of every node to this .json file "
+                                   "and print a per-node summary")
     r.set_defaults(fn=cmd_run)
     q = sub.add_parser("parse", help="parse and verify MODULE; print it back as HLO text",
                        description="Parse and verify an HLO module and print the round-tripped text.")
