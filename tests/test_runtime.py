@@ -420,3 +420,16 @@ ENTRY main {
     rows = {(r["kind"], r["name"]): r["count"] for r in t.summary_rows()}
     assert rows[("while", "w")] == 1
     assert rows[("kernel", "lt")] == 11 and rows[("kernel", "n")] == 10
+
+
+def test_long_chain_of_pending_executions_neither_recurses_nor_hangs(client, dispatched):
+    # 2000 executions queued behind one gated result: completing it must run them all, with
+    # bounded stack depth (completions deeper than a few levels are queued, not recursed)
+    gated, add_one = client.compile(GATED), client.compile(ADD_ONE)
+    add_one.program.inline = True        # each link runs on the thread that completes its input
+    (y,) = gated.execute(np.zeros(4, F32))
+    for _ in range(2000):
+        (y,) = add_one.execute(y)
+    assert not y.is_ready()
+    Hooks.gate.set()
+    np.testing.assert_array_equal(y.block_until_ready(TIMEOUT).to_numpy(), np.full(4, 2000, F32))
