@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from .value import CONCRETE, ERROR, AlreadyCompletedError, AsyncValue, Chain, _lock_of
+from .value import CONCRETE, ERROR, AlreadyCompletedError, AsyncValue, Chain, _lock_of, _run_callback
 
 
 class CountDownAsyncValue(AsyncValue):
@@ -32,6 +32,8 @@ class CountDownAsyncValue(AsyncValue):
         """Count down by ``n``; True when this call brought the count to zero (and completed it)."""
         if n < 1:
             raise ValueError(f"count_down(n) needs n >= 1, got {n}")
+        if error is not None and not isinstance(error, BaseException):
+            raise TypeError(f"count_down(error=...) takes an exception, got {type(error).__name__}")
         with _lock_of(self):
             if n > self._count:   # reject before recording anything: a refused call has no effect
                 raise AlreadyCompletedError(
@@ -53,7 +55,7 @@ def run_when_ready(values: Iterable[AsyncValue], callback: Callable[[], Any]) ->
     already are, else exactly once on the thread that completes the last of them."""
     pending = [v for v in values if not v.is_available()]
     if not pending:
-        callback()
+        _run_callback(callback)     # like and_then: a failing callback is logged, not raised
         return
     if len(pending) == 1:
         pending[0].and_then(callback)

@@ -68,8 +68,8 @@ def _run_callbacks(callbacks: list) -> None:
     if depth >= _MAX_INLINE_DEPTH:
         tls.deferred.extend(callbacks)
         return
-    if depth == 0:
-        tls.deferred = collections.deque()
+    if depth == 0 and getattr(tls, "deferred", None) is None:
+        tls.deferred = collections.deque()    # kept: leftovers of an interrupted drain run next time
     tls.depth = depth + 1
     try:
         for cb in callbacks:
@@ -80,6 +80,14 @@ def _run_callbacks(callbacks: list) -> None:
                 _run_callback(deferred.popleft())
     finally:
         tls.depth = depth
+
+
+def _drain_deferred() -> None:
+    """Run this thread's queued callbacks now: a callback about to block on a value must first let
+    queued completions run, or it could wait for work queued behind itself."""
+    deferred = getattr(_tls, "deferred", None)
+    while deferred:
+        _run_callback(deferred.popleft())
 
 
 def _run_callback(cb: Callable[[], Any]) -> None:
@@ -183,6 +191,9 @@ class AsyncValue:
 
     def block_until_ready(self, timeout: float | None = None) -> "AsyncValue":
         """Wait until available (concrete or error); raises TimeoutError after ``timeout`` seconds."""
+        if self._state >= _AVAILABLE:
+            return self
+        _drain_deferred()
         if self._state >= _AVAILABLE:
             return self
         event = threading.Event()

@@ -19,7 +19,7 @@ import trio
 import async_values as av
 from async_values import AlreadyCompletedError, Chain, CountDownAsyncValue, State
 
-SAFETY_TIMEOUT = 30.0  # seconds; never expected to elapse
+SAFETY_TIMEOUT = 10.0  # seconds; never expected to elapse
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -228,7 +228,8 @@ def test_completing_twice_raises_and_keeps_first_result(first, second):
     assert (v.error if v.is_error() else v.get()) is snapshot
 
 
-@pytest.mark.parametrize("make", [lambda: av.make_available(1), lambda: av.make_error(ValueError())],
+@pytest.mark.parametrize("make", [lambda: av.make_available(1),
+                                  lambda: av.make_error(ValueError())],
                          ids=["available", "error"])
 @pytest.mark.parametrize("complete", [_emplace, _set_error], ids=["emplace", "set_error"])
 def test_completing_a_made_available_value_raises(make, complete):
@@ -524,7 +525,7 @@ def test_block_until_ready_on_available_returns_immediately():
     assert v.block_until_ready(timeout=0) is v
 
 
-# -- CountDownAsyncValue ----------------------------------------------------------------------------
+# -- CountDownAsyncValue ---------------------------------------------------------------------------
 
 def test_countdown_is_an_async_value():
     assert isinstance(CountDownAsyncValue("v", 1), av.AsyncValue)
@@ -670,7 +671,8 @@ def test_join_all_concrete():
 
 
 def test_join_all_empty_is_available_chain():
-    assert av.join_all([]).get() is Chain()
+    j = av.join_all([])
+    assert j.is_available() and j.get() is Chain()
 
 
 def test_join_all_error_is_first_in_argument_order():
@@ -684,7 +686,52 @@ def test_join_all_error_is_first_in_argument_order():
     assert j.error is first_arg_error
 
 
-# -- stress: many values, many threads ----------------------------------------------------------------
+# -- long dependency chains ----------------------------------------------------------------------
+
+def _nested_completions(depth, body):
+    """Call body() from inside ``depth`` nested completions (each callback completes the next)."""
+    values = [av.make_unconstructed() for _ in range(depth)]
+    for i in range(depth - 1):
+        values[i].and_then(lambda i=i: values[i + 1].emplace(None))
+    values[-1].and_then(body)
+    values[0].emplace(None)
+
+
+def test_long_chain_of_maps_completes_on_the_completing_thread():
+    # 10,000 dependent values: plain recursion would overflow the stack (and the error would be
+    # swallowed into the log, leaving the tail pending forever).
+    root = av.make_unconstructed()
+    tail = root
+    for _ in range(10_000):
+        tail = tail.map(lambda x: x + 1)
+    cb = Recorder()
+    tail.and_then(cb)
+    _, completer = in_thread(root.emplace, 0)
+    assert tail.is_available() and tail.get() == 10_000
+    assert cb.threads == [completer]
+
+
+def test_deep_completions_are_queued_but_never_lost_or_deadlocked():
+    # Past 32 nested completions, callbacks are queued on the completing thread instead of
+    # recursing. Blocking on such a value from inside a callback must run the queue first (else it
+    # would wait for work queued behind itself), and by the time the outermost completion
+    # returns, every queued callback has run.
+    results = {}
+    for depth in range(1, 70):
+        maps = []
+
+        def body(depth=depth):
+            src = av.make_unconstructed()
+            doubled = src.map(lambda x: 2 * x)
+            maps.append(doubled)
+            src.emplace(21)
+            results[depth] = doubled.get(timeout=10)
+        _nested_completions(depth, body)
+        assert maps[0].is_available()
+    assert results == {d: 42 for d in range(1, 70)}
+
+
+# -- stress: many values, many threads -------------------------------------------------------------
 
 N_VALUES = 20_000
 N_COMPLETERS = 8
@@ -701,7 +748,7 @@ def _run_threads(targets):
             barrier.wait()
             try:
                 fn()
-            except BaseException as e:  # surface failures from worker threads in the test
+            except Exception as e:  # noqa: BLE001 -- surface worker-thread failures in the test
                 errors.append(e)
         return body
     threads = [threading.Thread(target=wrap(fn)) for fn in targets]
@@ -844,7 +891,10 @@ def test_stress_run_when_ready_over_values_completed_from_many_threads(fast_swit
 # -- await: asyncio -------------------------------------------------------------------------------
 
 async def _await(v):
-    return await v
+    # The deadline turns a lost wake-up into a failure instead of a hung run (anyio's fail_after
+    # works under plain asyncio and plain trio alike; the await itself is not routed via anyio).
+    with anyio.fail_after(SAFETY_TIMEOUT):
+        return await v
 
 
 def test_asyncio_await_pending_completed_from_thread():
@@ -882,8 +932,10 @@ def test_asyncio_await_many_waiters_on_one_value():
 
 def test_asyncio_cancelled_await_does_not_break_later_completion(caplog):
     v = av.make_unconstructed()
+    loop_errors = []  # a wake-up that trips over the cancelled future surfaces here
 
     async def main():
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: loop_errors.append(ctx))
         task = asyncio.create_task(_await(v))
         await asyncio.sleep(0)  # let the task start waiting
         task.cancel()
@@ -894,6 +946,7 @@ def test_asyncio_cancelled_await_does_not_break_later_completion(caplog):
     with caplog.at_level(logging.ERROR, logger="async_values"):
         assert asyncio.run(main()) == "after cancel"
     assert not [r for r in caplog.records if r.name == "async_values"]
+    assert loop_errors == []
 
 
 def test_completion_after_asyncio_loop_closed_is_harmless(caplog):
@@ -961,7 +1014,7 @@ def test_trio_cancelled_await_does_not_break_later_completion(caplog):
     async def main():
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_await, v)
-            await trio.sleep(0)  # let the child start waiting
+            await trio.lowlevel.checkpoint()  # let the child start waiting
             nursery.cancel_scope.cancel()
         await trio.to_thread.run_sync(v.emplace, "after cancel")
         return await v
@@ -988,9 +1041,15 @@ def test_completion_after_trio_run_finished_is_harmless(caplog):
 
 def test_await_pending_without_event_loop_raises_runtime_error():
     v = av.make_unconstructed()
-    gen = v.__await__()
-    with pytest.raises(RuntimeError, match="event loop"):
-        gen.send(None)
+    # If the check were missing, __await__ would fall through to a blocking get(): the timer
+    # makes that a test failure instead of a hang.
+    timer = complete_later(v, result="should not get here", delay=2.0)
+    try:
+        gen = v.__await__()
+        with pytest.raises(RuntimeError, match="event loop"):
+            gen.send(None)
+    finally:
+        timer.cancel()
 
 
 def test_await_available_without_event_loop_returns_value():
