@@ -196,9 +196,11 @@ class AsyncValue:
         _drain_deferred()
         if self._state >= _AVAILABLE:
             return self
-        event = threading.Event()
-        self.and_then(event.set)
-        if not event.wait(timeout):
+        # a one-shot lock is the cheapest way to park a thread until a callback releases it
+        gate = threading.Lock()
+        gate.acquire()
+        self.and_then(gate.release)
+        if not gate.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
             raise TimeoutError(f"AsyncValue not available after {timeout} s")
         return self
 
