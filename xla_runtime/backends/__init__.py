@@ -34,7 +34,7 @@ def available_backends() -> list[str]:
 
 
 def _load_builtin() -> None:
-    from . import interpreter  # noqa: F401  (registers "interpreter")
+    from . import cpu, interpreter  # noqa: F401  (each registers itself)
 
 
 __all__ = ["Program", "register_backend", "get_backend", "available_backends"]

@@ -97,7 +97,7 @@ class InterpreterConditionalNode(ConditionalNode):
         frame.buffers[self.out_slot] = frame.buffers[self.lowered[index].root_slot]
 
 
-class _Lowering:
+class Lowering:
     def __init__(self, interp: Interpreter):
         self.interp = interp
         self.num_slots = 0
@@ -105,6 +105,10 @@ class _Lowering:
     def _slot(self) -> int:
         self.num_slots += 1
         return self.num_slots - 1
+
+    def node_for(self, ins: HloInstruction, operand_slots: list[int], control: list[int], out: int) -> Node:
+        """The node for one (non-control-flow) instruction; other backends override this."""
+        return InstructionNode(ins, operand_slots, control, out, self.interp)
 
     def computation(self, comp: HloComputation) -> _Lowered:
         slots: dict[HloInstruction, int] = {}
@@ -127,7 +131,7 @@ class _Lowering:
                 branches = [self.computation(c) for c in conditional_branches(ins)]
                 node = InterpreterConditionalNode(ins, branches, operand_slots, out, reads, nbytes)
             else:
-                node = InstructionNode(ins, operand_slots, control, out, self.interp)
+                node = self.node_for(ins, operand_slots, control, out)
             nodes.append(node)
         graph = ExecutionGraph(nodes, sequential_max_nodes=config.sequential_nodes(),
                                small_buffer_bytes=config.small_buffer_bytes())
@@ -135,10 +139,13 @@ class _Lowering:
 
 
 class InterpreterProgram(Program):
+    def make_lowering(self, interp: Interpreter) -> Lowering:
+        return Lowering(interp)
+
     def __init__(self, module: HloModule):
         check_supported(module)
         self.module = module
-        lowering = _Lowering(Interpreter(module))
+        lowering = self.make_lowering(Interpreter(module))
         entry = lowering.computation(module.entry)
         self.graph = entry.graph
         self.param_slots = entry.param_slots

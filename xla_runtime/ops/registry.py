@@ -64,6 +64,21 @@ def interpreter_rule(*opcodes: str, elementwise: bool = False):
     return deco
 
 
+def lowering_rule(backend: str, *opcodes: str):
+    """Register ``fn`` as ``backend``'s lowering rule for ``opcodes`` (kept in ``OpDef.rules``)."""
+    def deco(fn):
+        for o in opcodes:
+            op_def(o).rules[backend] = fn
+        return fn
+    return deco
+
+
+def lowering(backend: str, opcode: str):
+    """The rule ``backend`` registered for ``opcode``, or None."""
+    d = REGISTRY.get(opcode)
+    return d.rules.get(backend) if d is not None else None
+
+
 def lookup(opcode: str) -> OpDef:
     d = REGISTRY.get(opcode)
     if d is None or d.evaluate is None:

@@ -1,0 +1,337 @@
+"""Kernel IR -> Python source for numba (one module per kernel).
+
+The generated function is ``kernel(in0, ..., out0, ..., start, stop)``: loops over the outer space
+(the first outer dimension restricted to [start, stop), so the runtime can split it across
+threads), then the stages. Every scalar value is a local variable; expressions that depend only on
+outer indices are computed once per outer index, before the stage loops; constants are module
+globals (numba freezes them). Each operation's result is wrapped in its NumPy type constructor, so
+numba's integer promotion never widens a value behind our back.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..ir import INDEX, Expr, Kernel, ReduceStage, op_name
+
+# numpy type constructor spelled in generated code, per element type
+_NP = {"bool": "np.bool_", "int8": "np.int8", "int16": "np.int16", "int32": "np.int32", "int64": "np.int64",
+       "uint8": "np.uint8", "uint16": "np.uint16", "uint32": "np.uint32", "uint64": "np.uint64",
+       "float32": "np.float32", "float64": "np.float64", "complex64": "np.complex64",
+       "complex128": "np.complex128"}
+SUPPORTED_DTYPES = frozenset(_NP)
+
+
+def _is_float(dt: str) -> bool:
+    return dt.startswith("float")
+
+
+def _is_complex(dt: str) -> bool:
+    return dt.startswith("complex")
+
+
+def _is_int(dt: str) -> bool:
+    return dt.startswith(("int", "uint"))
+
+
+def _is_signed(dt: str) -> bool:
+    return dt.startswith("int")
+
+
+# -- scalar op emitters: (arg code strings, arg dtypes, result dtype, op attr) -> expression code --
+
+Emitter = Callable[[list[str], list[str], str, object], str]
+EMITTERS: dict[str, Emitter] = {}
+
+
+def emits(*names: str):
+    def deco(fn: Emitter) -> Emitter:
+        for n in names:
+            EMITTERS[n] = fn
+        return fn
+    return deco
+
+
+def _infix(symbol: str) -> Emitter:
+    return lambda a, t, r, attr: f"({a[0]} {symbol} {a[1]})"
+
+
+for _name, _sym in (("add", "+"), ("sub", "-"), ("mul", "*")):
+    EMITTERS[_name] = _infix(_sym)
+for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
+    EMITTERS[_name] = _infix(_sym)
+
+
+@emits("and", "or", "xor")
+def _bitwise(a, t, r, attr):
+    name = attr
+    if r == "bool":
+        return {"and": f"({a[0]} and {a[1]})", "or": f"({a[0]} or {a[1]})", "xor": f"({a[0]} != {a[1]})"}[name]
+    return f"({a[0]} {'&' if name == 'and' else '|' if name == 'or' else '^'} {a[1]})"
+
+
+@emits("not")
+def _not(a, t, r, attr):
+    return f"(not {a[0]})" if r == "bool" else f"(~{a[0]})"
+
+
+@emits("div")
+def _div(a, t, r, attr):
+    if _is_int(r):
+        if _is_signed(r):
+            return f"sdiv({a[0]}, {a[1]}, {np.iinfo(r).min})"
+        return f"udiv({a[0]}, {a[1]}, {np.iinfo(r).max})"
+    return f"({a[0]} / {a[1]})"
+
+
+@emits("rem")
+def _rem(a, t, r, attr):
+    if _is_int(r):
+        return f"srem({a[0]}, {a[1]}, {np.iinfo(r).min})" if _is_signed(r) else f"urem({a[0]}, {a[1]})"
+    return f"np.fmod({a[0]}, {a[1]})"
+
+
+@emits("max", "min")
+def _maxmin(a, t, r, attr):
+    if r == "bool":
+        return f"({a[0]} {'or' if attr == 'max' else 'and'} {a[1]})"
+    prefix = "f" if _is_float(r) else "i"
+    return f"{prefix}{attr}({a[0]}, {a[1]})"
+
+
+@emits("idiv")
+def _idiv(a, t, r, attr):
+    return f"({a[0]} // {a[1]})"
+
+
+@emits("imod")
+def _imod(a, t, r, attr):
+    return f"({a[0]} % {a[1]})"
+
+
+@emits("neg")
+def _neg(a, t, r, attr):
+    return f"(-{a[0]})"
+
+
+@emits("abs")
+def _abs(a, t, r, attr):
+    return f"np.abs({a[0]})"
+
+
+@emits("sign")
+def _sign(a, t, r, attr):
+    return f"fsign({a[0]})" if _is_float(r) else f"isign({a[0]})"
+
+
+_UNARY_NP = {"sqrt": "np.sqrt", "exp": "np.exp", "expm1": "np.expm1", "log": "np.log", "log1p": "np.log1p",
+             "tanh": "np.tanh", "sin": "np.sin", "cos": "np.cos", "tan": "np.tan", "floor": "np.floor",
+             "ceil": "np.ceil", "round_even": "np.rint", "cbrt": "np.cbrt", "conj": "np.conj",
+             "real": "np.real", "imag": "np.imag", "erf": "math.erf", "logistic": "logistic",
+             "round_away": "round_away"}
+for _name, _fn in _UNARY_NP.items():
+    EMITTERS[_name] = (lambda fn: lambda a, t, r, attr: f"{fn}({a[0]})")(_fn)
+
+
+@emits("rsqrt")
+def _rsqrt(a, t, r, attr):
+    return f"(1.0 / np.sqrt({a[0]}))"
+
+
+@emits("pow")
+def _pow(a, t, r, attr):
+    return f"np.power({a[0]}, {a[1]})"
+
+
+@emits("atan2")
+def _atan2(a, t, r, attr):
+    return f"np.arctan2({a[0]}, {a[1]})"
+
+
+@emits("is_finite")
+def _is_finite(a, t, r, attr):
+    return f"np.isfinite({a[0]})"
+
+
+@emits("select")
+def _select(a, t, r, attr):
+    return f"({a[1]} if {a[0]} else {a[2]})"
+
+
+@emits("clamp")
+def _clamp(a, t, r, attr):
+    # clamp(lo, x, hi) = min(max(x, lo), hi)
+    prefix = "f" if _is_float(r) else "i"
+    return f"{prefix}min({prefix}max({a[1]}, {a[0]}), {a[2]})"
+
+
+@emits("complex")
+def _complex(a, t, r, attr):
+    return f"({a[0]} + 1j * {a[1]})"
+
+
+@emits("convert")
+def _convert(a, t, r, attr):
+    src = t[0]
+    if r == "bool":
+        return f"({a[0]} != 0)"
+    if _is_int(r) and (_is_float(src)):
+        info = np.iinfo(r)
+        # bounds as floats of the source type: values at or beyond them saturate
+        return f"f2i({a[0]}, {info.min}, {info.max}, {float(info.min)!r}, {float(info.max)!r})"
+    if src == "bool":
+        return f"(1 if {a[0]} else 0)"
+    return a[0]
+
+
+# -- code generation -------------------------------------------------------------------------------
+
+class _Emitter:
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+        self.consts: dict[Expr, str] = {}
+        self.lines: list[str] = []
+        self.counter = 0
+
+    def fresh(self, prefix: str = "t") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def const_name(self, e: Expr) -> str:
+        name = self.consts.get(e)
+        if name is None:
+            name = self.consts[e] = f"C{len(self.consts)}"
+        return name
+
+    def const_def(self, e: Expr) -> str:
+        ctor = _NP[e.dtype]
+        if e.dtype == "bool":
+            return f"{ctor}({e.attr})"
+        if _is_float(e.dtype) or _is_complex(e.dtype):
+            return f"{ctor}({'complex' if _is_complex(e.dtype) else 'float'}({e.attr!r}))"
+        return f"{ctor}({e.attr})"
+
+
+def _deps(e: Expr, memo: dict) -> frozenset:
+    """Which loop levels an expression depends on: 'inner' if any inner index (or var) is used."""
+    got = memo.get(e)
+    if got is None:
+        if e.kind in ("inner", "var"):
+            got = frozenset({"inner"})
+        elif e.kind in ("outer", "acc"):
+            got = frozenset({"outer"})
+        else:
+            got = frozenset().union(*(_deps(a, memo) for a in e.args)) if e.args else frozenset()
+        memo[e] = got
+    return got
+
+
+def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
+    """Python source of a module defining ``fn_name`` for ``kernel`` (not yet jitted)."""
+    kernel.validate()
+    em = _Emitter(kernel)
+    n_in, n_out = len(kernel.inputs), len(kernel.outputs)
+    args = [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)] + ["start", "stop"]
+    body: list[str] = []
+    deps_memo: dict = {}
+    outer_names: dict[Expr, str] = {}    # values computed at outer level, shared by stages
+
+    indent = "    "
+    depth = 1
+    for d, extent in enumerate(kernel.outer):
+        rng = "range(start, stop)" if d == 0 else f"range({extent})"
+        body.append(f"{indent * depth}for o{d} in {rng}:")
+        depth += 1
+    outer_indent = indent * depth
+
+    def value_code(e: Expr, names: dict, out: list[str], ind: str, env: dict) -> str:
+        """Emit statements computing ``e`` into ``out`` (reusing ``names``); return its code."""
+        for node in e.walk():
+            if node in names:
+                continue
+            k = node.kind
+            if k == "const":
+                names[node] = em.const_name(node)
+                continue
+            if k == "outer":
+                names[node] = f"o{node.attr}"
+                continue
+            if k == "inner":
+                names[node] = f"i{node.attr}"
+                continue
+            if k == "var":
+                names[node] = env[node.attr]
+                continue
+            if k == "acc":
+                names[node] = f"a{node.attr[0]}_{node.attr[1]}"
+                continue
+            if k == "load":
+                idx = ", ".join(names[i] for i in node.args) if node.args else "0"
+                code = f"in{node.attr}[{idx}]"
+            else:
+                name = op_name(node)
+                emit = EMITTERS.get(name)
+                if emit is None:
+                    raise NotImplementedError(f"no CPU code for scalar op {name!r}")
+                attr = name if name in ("and", "or", "xor", "max", "min") else node.attr
+                code = emit([names[a] for a in node.args], [a.dtype for a in node.args], node.dtype, attr)
+                if node.dtype != INDEX or name not in ("add", "mul", "idiv", "imod", "sub"):
+                    code = f"{_NP[node.dtype]}({code})"
+            t = em.fresh()
+            out.append(f"{ind}{t} = {code}")
+            names[node] = t
+        return names[e]
+
+    def hoist(roots, out_lines):
+        """Compute the outer-level parts of ``roots`` once per outer index."""
+        for root in roots:
+            for node in root.walk():
+                if node not in outer_names and node.kind not in ("const", "outer", "acc") \
+                        and "inner" not in _deps(node, deps_memo) and (node.kind == "load" or node.kind == "op"):
+                    value_code(node, outer_names, out_lines, outer_indent, {})
+
+    for si, stage in enumerate(kernel.stages):
+        if isinstance(stage, ReduceStage):
+            roots = list(stage.values) + list(stage.init)
+            hoist(roots, body)
+            for k, init in enumerate(stage.init):
+                body.append(f"{outer_indent}a{si}_{k} = {value_code(init, outer_names, body, outer_indent, {})}")
+            d2 = depth
+            for d, extent in enumerate(stage.inner):
+                body.append(f"{indent * d2}for i{d} in range({extent}):")
+                d2 += 1
+            ind = indent * d2
+            names = dict(outer_names)
+            xs = [value_code(v, names, body, ind, {}) for v in stage.values]
+            env = {f"acc{k}": f"a{si}_{k}" for k in range(len(stage.init))}
+            env.update({f"x{k}": x for k, x in enumerate(xs)})
+            cnames: dict = dict(outer_names)
+            new = [value_code(c, cnames, body, ind, env) for c in stage.combine]
+            lhs = ", ".join(f"a{si}_{k}" for k in range(len(new)))
+            body.append(f"{ind}{lhs} = {', '.join(new)}")
+        else:
+            roots = [s.value for s in stage.stores] + [i for s in stage.stores for i in (s.index or ())]
+            hoist(roots, body)
+            d2 = depth
+            for d, extent in enumerate(stage.inner):
+                body.append(f"{indent * d2}for i{d} in range({extent}):")
+                d2 += 1
+            ind = indent * d2
+            names = dict(outer_names)
+            for st in stage.stores:
+                v = value_code(st.value, names, body, ind, {})
+                if st.index is None:
+                    idx = [f"o{d}" for d in range(len(kernel.outer))] + [f"i{d}" for d in range(len(stage.inner))]
+                else:
+                    idx = [value_code(i, names, body, ind, {}) for i in st.index]
+                body.append(f"{ind}out{st.output}[{', '.join(idx) if idx else '0'}] = {v}")
+    if not any(line.strip() and not line.strip().startswith("for ") for line in body):
+        body.append(f"{indent}pass")
+
+    header = ["import math", "import numpy as np",
+              "from kernels.cpu.scalar import (fmax, fmin, imax, imin, sdiv, srem, udiv, urem, f2i, fsign,",
+              "                                isign, round_away, logistic)", ""]
+    consts = [f"{name} = {em.const_def(e)}" for e, name in em.consts.items()]
+    src = header + consts + ["", "", f"def {fn_name}({', '.join(args)}):"] + body
+    return "\n".join(src) + "\n"

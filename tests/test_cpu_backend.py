@@ -1,0 +1,195 @@
+"""The compiled CPU backend: every conformance case against XLA's outputs, fusion decisions on the
+standard workloads, and each compiled scalar op against the reference interpreter."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xla_runtime
+from conformance import Case, assert_matches, available, case_names
+from helpers import hlo_module
+
+
+@pytest.fixture(autouse=True, scope="module")
+def kernel_cache(tmp_path_factory):
+    # a private disk cache: tests neither depend on nor pollute the user's
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XRT_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
+    yield
+    mp.undo()
+
+
+def cpu(text):
+    return xla_runtime.Client("cpu").compile(text)
+
+
+@pytest.mark.skipif(not available(), reason="../shared/conformance is not present (fresh clone)")
+@pytest.mark.parametrize("which", ["module.hlo", "module.opt.hlo"])
+@pytest.mark.parametrize("name", case_names() or ["<none>"])
+def test_cpu_matches_xla(name, which):
+    case = Case(name)
+    exe = cpu(case.text(which))
+    assert_matches(case, exe.execute(*case.args), f" [{which}, cpu]")
+
+
+# -- fusion decisions ---------------------------------------------------------------------------
+
+SOFTMAX = """HloModule softmax
+
+max_f32 {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT m = f32[] maximum(a, b)
+}
+
+add_f32 {
+  p = f32[] parameter(0)
+  q = f32[] parameter(1)
+  ROOT r = f32[] add(p, q)
+}
+
+ENTRY main {
+  x = f32[64,300] parameter(0)
+  ninf = f32[] constant(-inf)
+  mx = f32[64] reduce(x, ninf), dimensions={1}, to_apply=max_f32
+  mb = f32[64,300] broadcast(mx), dimensions={0}
+  d = f32[64,300] subtract(x, mb)
+  e = f32[64,300] exponential(d)
+  zero = f32[] constant(0)
+  s = f32[64] reduce(e, zero), dimensions={1}, to_apply=add_f32
+  sb = f32[64,300] broadcast(s), dimensions={0}
+  ROOT y = f32[64,300] divide(e, sb)
+}
+"""
+
+
+def test_softmax_is_one_row_kernel():
+    exe = cpu(SOFTMAX)
+    assert len(exe.program.kernels) == 1 and exe.program.fallbacks == []
+    (kernel,) = exe.program.kernels.values()
+    assert kernel.outer == (64,) and len(kernel.stages) == 3      # max pass, sum pass, store pass
+    x = np.random.default_rng(0).standard_normal((64, 300)).astype(np.float32)
+    want = xla_runtime.Client("interpreter").compile(SOFTMAX).execute(x)[0]
+    np.testing.assert_allclose(np.asarray(exe.execute(x)[0]), np.asarray(want), rtol=1e-6, atol=1e-7)
+
+
+def test_elementwise_chain_with_index_maps_is_one_kernel():
+    exe = cpu(hlo_module("""
+  x = f32[8,16] parameter(0)
+  b = f32[16] parameter(1)
+  t = f32[16,8] transpose(x), dimensions={1,0}
+  r = f32[8,16] transpose(t), dimensions={1,0}
+  bb = f32[8,16] broadcast(b), dimensions={1}
+  s = f32[8,16] add(r, bb)
+  sl = f32[4,16] slice(s), slice={[2:6], [0:16]}
+  z = f32[] constant(0)
+  p = f32[6,16] pad(sl, z), padding=1_1x0_0
+  ROOT e = f32[6,16] tanh(p)"""))
+    assert len(exe.program.kernels) == 1 and exe.program.fallbacks == []
+    rng = np.random.default_rng(1)
+    x, b = rng.standard_normal((8, 16)).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    want = np.zeros((6, 16), np.float32)
+    want[1:5] = np.tanh(x[2:6] + b)
+    np.testing.assert_allclose(np.asarray(exe.execute(x, b)[0]), want, rtol=1e-6, atol=1e-7)
+
+
+def test_large_kernels_split_across_threads_and_agree():
+    n = 1 << 20
+    exe = cpu(hlo_module(f"""
+  x = f32[{n // 1024},1024] parameter(0)
+  ROOT y = f32[{n // 1024},1024] exponential(x)"""))
+    (node,) = [nd for nd in exe.program.graph.nodes if nd.kind == "kernel"]
+    assert node.split
+    x = np.linspace(-5, 5, n, dtype=np.float32).reshape(-1, 1024)
+    np.testing.assert_allclose(np.asarray(exe.execute(x)[0]), np.exp(x), rtol=2e-7)
+
+
+# -- each compiled scalar op against the interpreter ---------------------------------------------
+
+def _special(dtype, n, rng):
+    if np.dtype(dtype).kind == "f":
+        base = rng.standard_normal(n) * 10
+        sp = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, -0.5, 2.5, 1e-30, 3e38])
+        return np.concatenate([sp, base]).astype(dtype)
+    if np.dtype(dtype) == np.bool_:
+        return rng.random(n + 12) < 0.5
+    info = np.iinfo(dtype)
+    sp = np.array([0, 1, -1, info.min, info.max, 2, -2, 7, -7, 3, 100, -100]).astype(dtype)
+    return np.concatenate([sp, rng.integers(info.min // 2, info.max // 2, n, dtype=np.int64).astype(dtype)])
+
+
+UNARY = ["negate", "abs", "sign", "sqrt", "rsqrt", "exponential", "log", "log-plus-one", "tanh",
+         "logistic", "sine", "cosine", "floor", "ceil", "round-nearest-even", "round-nearest-afz",
+         "exponential-minus-one", "cbrt", "tan", "erf"]
+BINARY = ["add", "subtract", "multiply", "divide", "remainder", "maximum", "minimum", "power", "atan2"]
+INT_BINARY = ["add", "subtract", "multiply", "divide", "remainder", "maximum", "minimum", "and", "or", "xor"]
+TYPES = {"f32": np.float32, "f64": np.float64, "s32": np.int32, "s64": np.int64, "u32": np.uint32,
+         "s8": np.int8, "u8": np.uint8}
+
+
+def _compare_backends(text, *args, exact=True):
+    got = [np.asarray(b) for b in cpu(text).execute(*args)]
+    want = [np.asarray(b) for b in xla_runtime.Client("interpreter").compile(text).execute(*args)]
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        if exact or g.dtype.kind != "f":
+            np.testing.assert_array_equal(g, w)
+        else:
+            # transcendental functions: a few ulp from NumPy's libm, identical special values
+            np.testing.assert_allclose(g, w, rtol=4 * np.finfo(g.dtype).eps, atol=0, equal_nan=True)
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+
+
+@pytest.mark.parametrize("t", ["f32", "f64"])
+@pytest.mark.parametrize("opcode", UNARY)
+def test_unary_float_ops_match_interpreter(opcode, t):
+    x = _special(TYPES[t], 200, np.random.default_rng(2))
+    text = hlo_module(f"  x = {t}[{x.size}] parameter(0)\n  ROOT y = {t}[{x.size}] {opcode}(x)")
+    exe = cpu(text)
+    assert exe.program.fallbacks == []
+    _compare_backends(text, x, exact=opcode in ("negate", "abs", "sign", "floor", "ceil", "round-nearest-even",
+                                                "round-nearest-afz", "sqrt"))
+
+
+@pytest.mark.parametrize("t", ["f32", "f64"])
+@pytest.mark.parametrize("opcode", BINARY)
+def test_binary_float_ops_match_interpreter(opcode, t):
+    rng = np.random.default_rng(3)
+    x, y = _special(TYPES[t], 200, rng), _special(TYPES[t], 200, rng)[::-1].copy()
+    n = x.size
+    text = hlo_module(f"  x = {t}[{n}] parameter(0)\n  y = {t}[{n}] parameter(1)\n  ROOT z = {t}[{n}] {opcode}(x, y)")
+    _compare_backends(text, x, y, exact=opcode not in ("power", "atan2"))
+
+
+@pytest.mark.parametrize("t", ["s32", "s64", "u32", "s8", "u8"])
+@pytest.mark.parametrize("opcode", INT_BINARY)
+def test_integer_ops_match_interpreter(opcode, t):
+    rng = np.random.default_rng(4)
+    x, y = _special(TYPES[t], 200, rng), _special(TYPES[t], 200, rng)[::-1].copy()
+    n = x.size
+    text = hlo_module(f"  x = {t}[{n}] parameter(0)\n  y = {t}[{n}] parameter(1)\n  ROOT z = {t}[{n}] {opcode}(x, y)")
+    assert cpu(text).program.fallbacks == []
+    _compare_backends(text, x, y)
+
+
+@pytest.mark.parametrize("src,dst", [("f32", "s32"), ("f64", "s64"), ("f32", "u8"), ("s32", "f32"),
+                                     ("s64", "f64"), ("f64", "f32"), ("f32", "f64"), ("s32", "s8"),
+                                     ("u32", "s32"), ("f32", "pred"), ("pred", "f32"), ("s8", "u32")])
+def test_converts_match_interpreter(src, dst):
+    x = _special(TYPES[src] if src != "pred" else np.bool_, 200, np.random.default_rng(5))
+    text = hlo_module(f"  x = {src}[{x.size}] parameter(0)\n  ROOT y = {dst}[{x.size}] convert(x)")
+    assert cpu(text).program.fallbacks == []
+    _compare_backends(text, x)
+
+
+@pytest.mark.parametrize("direction", ["EQ", "NE", "LT", "LE", "GT", "GE"])
+def test_compare_and_select_match_interpreter(direction):
+    rng = np.random.default_rng(6)
+    x, y = _special(np.float32, 100, rng), _special(np.float32, 100, rng)[::-1].copy()
+    n = x.size
+    text = hlo_module(f"""
+  x = f32[{n}] parameter(0)
+  y = f32[{n}] parameter(1)
+  c = pred[{n}] compare(x, y), direction={direction}
+  ROOT s = f32[{n}] select(c, x, y)""")
+    _compare_backends(text, x, y)

@@ -1,0 +1,151 @@
+"""The compiled CPU backend: simplify, fuse, lower each fusion to the kernel IR, compile it with
+numba, and run the result on the executor.
+
+    module --simplify--> --fusion--> fusions --lower--> kernel IR --numba--> native kernels
+
+Fusions become kernel nodes (large ones split their outer dimension across the worker pool);
+dot and convolution are BLAS-backed nodes; any other instruction runs on the reference
+interpreter as a node of kind "fallback", which the profiler shows and ``Program.fallbacks`` counts.
+"""
+from __future__ import annotations
+
+import copy
+import sys
+
+import numpy as np
+
+from async_values import CountDownAsyncValue
+from kernels.cpu.compiler import compile_kernel
+
+from .. import config
+from ..cpu.fusion import Fusion
+from ..cpu.lower import CannotLower, lower_fusion
+from ..executor import BufferSlice, Frame, Node
+from ..hlo.ir import HloInstruction, HloModule
+from ..interpreter import Interpreter, check_supported
+from ..passes import DCE, PassManager, RemoveDeadComputations, simplification_pipeline
+from . import register_backend
+from .interpreter import InstructionNode, InterpreterProgram, Lowering, _nbytes
+
+# instructions that only move or name values: not counted as fallbacks
+_BOOKKEEPING = frozenset({"parameter", "constant", "tuple", "get-tuple-element", "after-all",
+                          "add-dependency", "optimization-barrier", "partition-id", "replica-id"})
+_BLAS = frozenset({"dot", "convolution"})
+SPLIT_BYTES = 1 << 20    # kernels touching more than this split their outer loop across threads
+
+
+def cpu_pipeline(dump_after: str | None = None) -> PassManager:
+    return PassManager("cpu", [
+        simplification_pipeline(),
+        Fusion(),
+        DCE(),
+        RemoveDeadComputations(),
+    ], dump_after=dump_after)
+
+
+class KernelNode(Node):
+    kind = "kernel"
+
+    def __init__(self, ins: HloInstruction, kernel, sources, fn, operand_slots, out_slot, nbytes):
+        super().__init__(ins.name, [BufferSlice(s) for s in operand_slots], [BufferSlice(out_slot)], nbytes)
+        self.kernel = kernel
+        self.fn = fn
+        self.out_slot = out_slot
+        # each kernel input: the slot of a fusion operand, or a constant array
+        self.inputs = [(operand_slots[src.param], None) if src.param is not None
+                       else (None, _as_kernel_array(src.literal)) for src in sources]
+        self.out_specs = [(tuple(b.shape), np.dtype(b.dtype)) for b in kernel.outputs]
+        self.tuple_result = ins.shape.is_tuple
+        self.extent = kernel.outer[0] if kernel.outer else 1
+        self.split = nbytes >= SPLIT_BYTES and self.extent >= 2
+
+    def run(self, frame: Frame):
+        b = frame.buffers
+        args = [_as_kernel_array(b[slot]) if slot is not None else const for slot, const in self.inputs]
+        outs = [np.empty(shape if shape else (1,), dtype) for shape, dtype in self.out_specs]
+        args += outs
+        parts = min(frame.pool.num_threads, self.extent) if self.split else 1
+        if parts <= 1:
+            self.fn(*args, 0, self.extent)
+            self._publish(b, outs)
+            return None
+        bounds = [self.extent * i // parts for i in range(parts + 1)]
+        done = CountDownAsyncValue(None, parts)
+
+        def chunk(lo, hi):
+            try:
+                self.fn(*args, lo, hi)
+            except BaseException as e:   # noqa: BLE001 -- reported through the AsyncValue
+                done.count_down(error=e)
+            else:
+                done.count_down()
+        for i in range(1, parts):
+            frame.pool.submit(chunk, bounds[i], bounds[i + 1])
+        chunk(bounds[0], bounds[1])
+        return done.map(lambda _: self._publish(b, outs))
+
+    def _publish(self, buffers, outs):
+        outs = [o.reshape(shape) if o.shape != shape else o for o, (shape, _) in zip(outs, self.out_specs)]
+        buffers[self.out_slot] = tuple(outs) if self.tuple_result else outs[0]
+
+
+def _as_kernel_array(a):
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return a.reshape(1)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+class CpuLowering(Lowering):
+    def __init__(self, interp: Interpreter, program: "CpuProgram"):
+        super().__init__(interp)
+        self.program = program
+
+    def node_for(self, ins, operand_slots, control, out):
+        if ins.opcode == "fusion":
+            node = self.program.kernel_node(ins, operand_slots, out)
+            if node is not None:
+                return node
+        node = InstructionNode(ins, operand_slots, control, out, self.interp)
+        if ins.opcode in _BLAS:
+            node.kind = "blas"
+        elif ins.opcode not in _BOOKKEEPING:
+            node.kind = "fallback"
+            self.program.fallbacks.append(ins.opcode if ins.opcode != "fusion" else
+                                          f"fusion({ins.attr('calls').root.opcode})")
+        return node
+
+
+class CpuProgram(InterpreterProgram):
+    def __init__(self, module: HloModule):
+        check_supported(module)
+        module = copy.deepcopy(module)       # passes rewrite the module in place
+        self.pipeline = cpu_pipeline()
+        self.pipeline.run(module)
+        level = config.debug_level()
+        if level >= 2:
+            print(f"// ---- {module.name} after the CPU pipeline ----\n{module.to_text()}", file=sys.stderr)
+        self.debug_source = level >= 3
+        self.cache_dir = config.cache_dir() or None
+        self.fallbacks: list[str] = []
+        self.kernels: dict[str, object] = {}
+        super().__init__(module)
+
+    def make_lowering(self, interp: Interpreter) -> Lowering:
+        return CpuLowering(interp, self)
+
+    def kernel_node(self, ins: HloInstruction, operand_slots, out_slot) -> KernelNode | None:
+        body = ins.attr("calls")
+        try:
+            kernel, sources = lower_fusion(body, ins.name)
+        except CannotLower:
+            return None
+        fn = compile_kernel(kernel, self.cache_dir, self.debug_source)
+        self.kernels[ins.name] = kernel
+        nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
+        return KernelNode(ins, kernel, sources, fn, operand_slots, out_slot, nbytes)
+
+
+@register_backend("cpu")
+def compile_cpu(module: HloModule) -> CpuProgram:
+    return CpuProgram(module)
