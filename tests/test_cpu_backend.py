@@ -193,3 +193,44 @@ def test_compare_and_select_match_interpreter(direction):
   c = pred[{n}] compare(x, y), direction={direction}
   ROOT s = f32[{n}] select(c, x, y)""")
     _compare_backends(text, x, y)
+
+
+def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):
+    # the first process compiles and writes the cache; the second must compile nothing
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "import numpy as np, xla_runtime\n"
+        "from kernels.cpu import compiler\n"
+        "from test_cpu_backend import SOFTMAX\n"
+        "exe = xla_runtime.Client('cpu').compile(SOFTMAX)\n"
+        "y = np.asarray(exe.execute(np.ones((64, 300), np.float32))[0])\n"
+        "assert abs(y.sum() - 64) < 1e-3\n"
+        "print(compiler.stats['compiled'], compiler.stats['disk_hits'])\n")
+    env = dict(os.environ, XRT_CACHE_DIR=str(tmp_path))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True,
+                           timeout=600) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    assert runs[0].stdout.split() == ["1", "0"]
+    assert runs[1].stdout.split() == ["0", "1"]
+
+
+def test_corrupt_cache_entry_is_rewritten(tmp_path, monkeypatch):
+    from kernels.cpu import compiler
+    monkeypatch.setenv("XRT_CACHE_DIR", str(tmp_path))
+    exe = cpu(SOFTMAX)
+    (kernel,) = exe.program.kernels.values()
+    path = tmp_path / "kernels" / f"k_{compiler.cache_key(kernel)}.py"
+    assert path.exists()
+    path.write_text(path.read_text()[:50])               # truncated by a crash, say
+    compiler._memory.clear()
+    fn = compiler.compile_kernel(kernel, str(tmp_path))
+    assert path.read_text() == compiler.generate(kernel)
+    x = np.random.default_rng(7).standard_normal((64, 300)).astype(np.float32)
+    out = np.empty_like(x)
+    fn(x, out, 0, 64)
+    np.testing.assert_allclose(out.sum(axis=1), np.ones(64), rtol=1e-5)

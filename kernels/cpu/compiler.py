@@ -25,7 +25,7 @@ from .codegen import generate
 GENERATOR_VERSION = "1"
 _memory: dict[str, Callable] = {}
 _lock = threading.Lock()          # numba compilation is not thread-safe: one at a time
-stats = {"compiled": 0, "memory_hits": 0, "disk_loads": 0}
+stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
 
 
 def _machine() -> str:
@@ -70,11 +70,16 @@ def _load(key: str, source: str, cache_dir: str | None, sig) -> Callable:
     if cache_dir:
         try:
             path = _write_module(cache_dir, key, source)
-            spec = importlib.util.spec_from_file_location(f"xrt_kernel_{key}", path)
+            name = f"xrt_kernel_{key}"
+            spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module     # numba's cached code refers back to its module by name
             spec.loader.exec_module(module)
             fn = numba.njit(sig, nogil=True, error_model="numpy", cache=True)(module.kernel)
-            stats["disk_loads"] += 1
+            if sum(fn.stats.cache_hits.values()):
+                stats["disk_hits"] += 1          # machine code loaded, nothing compiled
+            else:
+                stats["compiled"] += 1
             return fn
         except OSError:
             pass   # unwritable cache directory: compile in memory
