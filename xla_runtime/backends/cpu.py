@@ -34,13 +34,13 @@ _BLAS = frozenset({"dot", "convolution"})
 SPLIT_BYTES = 1 << 20    # kernels touching more than this split their outer loop across threads
 
 
-def cpu_pipeline(dump_after: str | None = None) -> PassManager:
+def cpu_pipeline(dump_after: str | None = None, dump_to=None) -> PassManager:
     return PassManager("cpu", [
         simplification_pipeline(),
         Fusion(),
         DCE(),
         RemoveDeadComputations(),
-    ], dump_after=dump_after)
+    ], dump_after=dump_after, dump_to=dump_to)
 
 
 class KernelNode(Node):

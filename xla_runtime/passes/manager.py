@@ -55,7 +55,7 @@ class PassManager(HloPass):
 
     def run(self, module: HloModule) -> bool:
         from .. import config
-        if self.dump_after not in (None, "all") and self.dump_after not in self.pass_names():
+        if not self._nested and self.dump_after not in (None, "all") and self.dump_after not in self.pass_names():
             raise ValueError(f"--dump-after {self.dump_after!r}: no such pass; passes are "
                              f"{', '.join(dict.fromkeys(self.pass_names()))}")
         changed_any = False
