@@ -248,10 +248,13 @@ class Kernel:
     outputs: tuple[Buffer, ...]
     outer: tuple[int, ...]
     stages: tuple[Stage, ...]
+    # "column": a reduction whose input is contiguous along the last outer dim (reducing major
+    # dims); code generators then loop over that dim innermost, accumulating in the outputs
+    schedule: str = "row"
 
     def key(self) -> str:
         """A complete, stable description (names excluded): equal keys compute the same thing."""
-        return repr((self.inputs, self.outputs, self.outer, self.stages))
+        return repr((self.inputs, self.outputs, self.outer, self.stages, self.schedule))
 
     def expressions(self) -> Iterator[Expr]:
         for s in self.stages:
@@ -295,6 +298,12 @@ class Kernel:
                                  f"{self.outer}+{s.inner}")
             else:
                 _require(len(s.values) == len(s.init) == len(s.combine), "reduce stage arity mismatch")
+        if self.schedule == "column":
+            _require(len(self.stages) == 2 and isinstance(self.stages[0], ReduceStage) and self.outer
+                     and isinstance(self.stages[1], StoreStage) and not self.stages[1].inner
+                     and all(st.index is None and st.value == acc(0, st.output, st.value.dtype)
+                             for st in self.stages[1].stores),
+                     "a column schedule needs one reduce stage whose accumulators are stored as outputs")
 
 
 def _require(cond: bool, message: str) -> None:

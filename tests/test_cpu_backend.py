@@ -222,6 +222,7 @@ def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):
 def test_corrupt_cache_entry_is_rewritten(tmp_path, monkeypatch):
     from kernels.cpu import compiler
     monkeypatch.setenv("XRT_CACHE_DIR", str(tmp_path))
+    compiler._memory.clear()          # an earlier test may have compiled this kernel in memory
     exe = cpu(SOFTMAX)
     (kernel,) = exe.program.kernels.values()
     path = tmp_path / "kernels" / f"k_{compiler.cache_key(kernel)}.py"

@@ -227,6 +227,75 @@ def _deps(e: Expr, memo: dict) -> frozenset:
     return got
 
 
+_REASSOCIABLE = frozenset({"add", "mul"})
+
+
+def reassociates(kernel: Kernel) -> bool:
+    """Kernels with reductions are compiled allowing reassociation (as XLA reorders reductions),
+    which lets LLVM vectorize sums and products directly."""
+    return any(isinstance(s, ReduceStage) for s in kernel.stages)
+
+
+def _lanes(stage: ReduceStage) -> int:
+    """Independent partial results per row for reductions LLVM cannot vectorize itself (max/min
+    with NaN semantics, argmax...): they at least run as parallel dependency chains. 0 for sums
+    and products (vectorized under reassociation) and short rows."""
+    if not stage.inner:
+        return 0
+    if all(c.kind == "op" and op_name(c) in _REASSOCIABLE for c in stage.combine):
+        return 0
+    widest = max(np.dtype(v.dtype).itemsize for v in stage.values)
+    lanes = 64 // widest
+    return lanes if stage.inner[-1] >= 2 * lanes else 0
+
+
+def _subscript(parts) -> str:
+    """Array subscript from int64 index codes. Indices are cast to unsigned: they are never
+    negative, and numba then skips its negative-index wraparound, which would otherwise keep
+    loops over ``range(start, stop)`` from vectorizing."""
+    parts = [f"np.uint64({p})" for p in parts]
+    return ", ".join(parts) if parts else "0"
+
+
+def _column_body(kernel: Kernel, value_code) -> list[str]:
+    """A reduction over major dims: the last outer dim is the innermost loop (contiguous, so it
+    vectorizes), and each output element is its own accumulator."""
+    indent = "    "
+    stage = kernel.stages[0]
+    n = len(kernel.outer)
+    lines: list[str] = []
+    depth = 1
+    for d in range(n - 1):
+        rng = "range(start, stop)" if d == 0 else f"range({kernel.outer[d]})"
+        lines.append(f"{indent * depth}for o{d} in {rng}:")
+        depth += 1
+    last = n - 1
+    lane = "range(start, stop)" if n == 1 else f"range({kernel.outer[last]})"
+    idx = _subscript(f"o{d}" for d in range(n))
+    lines.append(f"{indent * depth}for o{last} in {lane}:")
+    names: dict = {}
+    for k, init in enumerate(stage.init):
+        v = value_code(init, names, lines, indent * (depth + 1), {})
+        lines.append(f"{indent * (depth + 1)}out{k}[{idx}] = {v}")
+    d2 = depth
+    for d, extent in enumerate(stage.inner):
+        lines.append(f"{indent * d2}for i{d} in range({extent}):")
+        d2 += 1
+    lines.append(f"{indent * d2}for o{last} in {lane}:")
+    ind = indent * (d2 + 1)
+    names = {}
+    xs = [value_code(v, names, lines, ind, {}) for v in stage.values]
+    env = {}
+    for k in range(len(stage.init)):
+        lines.append(f"{ind}c{k} = out{k}[{idx}]")
+        env[f"acc{k}"] = f"c{k}"
+        env[f"x{k}"] = xs[k]
+    new = [value_code(c, {}, lines, ind, env) for c in stage.combine]
+    for k, v in enumerate(new):
+        lines.append(f"{ind}out{k}[{idx}] = {v}")
+    return lines
+
+
 def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
     """Python source of a module defining ``fn_name`` for ``kernel`` (not yet jitted)."""
     kernel.validate()
@@ -238,6 +307,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
     outer_names: dict[Expr, str] = {}    # values computed at outer level, shared by stages
 
     indent = "    "
+    entry: list[str] = []                # statements before the outer loops (scratch buffers)
     depth = 1
     for d, extent in enumerate(kernel.outer):
         rng = "range(start, stop)" if d == 0 else f"range({extent})"
@@ -267,8 +337,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                 names[node] = f"a{node.attr[0]}_{node.attr[1]}"
                 continue
             if k == "load":
-                idx = ", ".join(names[i] for i in node.args) if node.args else "0"
-                code = f"in{node.attr}[{idx}]"
+                code = f"in{node.attr}[{_subscript(names[i] for i in node.args)}]"
             else:
                 name = op_name(node)
                 emit = EMITTERS.get(name)
@@ -291,25 +360,62 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                         and "inner" not in _deps(node, deps_memo) and (node.kind == "load" or node.kind == "op"):
                     value_code(node, outer_names, out_lines, outer_indent, {})
 
-    for si, stage in enumerate(kernel.stages):
+    if kernel.schedule == "column":
+        body = _column_body(kernel, value_code)
+    for si, stage in enumerate(kernel.stages if kernel.schedule != "column" else ()):
         if isinstance(stage, ReduceStage):
             roots = list(stage.values) + list(stage.init)
             hoist(roots, body)
-            for k, init in enumerate(stage.init):
-                body.append(f"{outer_indent}a{si}_{k} = {value_code(init, outer_names, body, outer_indent, {})}")
+            inits = [value_code(init, outer_names, body, outer_indent, {}) for init in stage.init]
+            for k, init in enumerate(inits):
+                body.append(f"{outer_indent}a{si}_{k} = {init}")
+            lanes = _lanes(stage)
+            if lanes:
+                # independent partial results per lane: the lane loop has no loop-carried
+                # dependence, so it vectorizes whatever the combiner (reductions are reassociated,
+                # as XLA's are); the partials are folded into the accumulators after the row
+                for k, init in enumerate(inits):
+                    entry.append(f"{indent}p{si}_{k} = np.empty({lanes}, {_NP[stage.init[k].dtype]})")
+                    body.append(f"{outer_indent}p{si}_{k}[:] = {init}")
+                acc_ref = {k: f"p{si}_{k}[l]" for k in range(len(inits))}
+            else:
+                acc_ref = {k: f"a{si}_{k}" for k in range(len(inits))}
             d2 = depth
+            last = len(stage.inner) - 1
             for d, extent in enumerate(stage.inner):
-                body.append(f"{indent * d2}for i{d} in range({extent}):")
-                d2 += 1
-            ind = indent * d2
-            names = dict(outer_names)
-            xs = [value_code(v, names, body, ind, {}) for v in stage.values]
-            env = {f"acc{k}": f"a{si}_{k}" for k in range(len(stage.init))}
-            env.update({f"x{k}": x for k, x in enumerate(xs)})
-            cnames: dict = dict(outer_names)
-            new = [value_code(c, cnames, body, ind, env) for c in stage.combine]
-            lhs = ", ".join(f"a{si}_{k}" for k in range(len(new)))
-            body.append(f"{ind}{lhs} = {', '.join(new)}")
+                if lanes and d == last:
+                    body.append(f"{indent * d2}for ib in range({extent // lanes}):")
+                    body.append(f"{indent * (d2 + 1)}for l in range({lanes}):")
+                    body.append(f"{indent * (d2 + 2)}i{d} = ib * {lanes} + l")
+                    d2 += 2
+                else:
+                    body.append(f"{indent * d2}for i{d} in range({extent}):")
+                    d2 += 1
+
+            def reduce_step(ind, accs):
+                names = dict(outer_names)
+                xs = [value_code(v, names, body, ind, {}) for v in stage.values]
+                env = {f"acc{k}": accs[k] for k in range(len(stage.init))}
+                env.update({f"x{k}": x for k, x in enumerate(xs)})
+                new = [value_code(c, dict(outer_names), body, ind, env) for c in stage.combine]
+                for k, v in enumerate(new):
+                    body.append(f"{ind}{accs[k]} = {v}")
+            reduce_step(indent * d2, acc_ref)
+            if lanes:
+                extent = stage.inner[last]
+                if extent % lanes:   # the tail of each row goes to the accumulators directly
+                    d3 = depth
+                    for d in range(last):
+                        body.append(f"{indent * d3}for i{d} in range({stage.inner[d]}):")
+                        d3 += 1
+                    body.append(f"{indent * d3}for i{last} in range({extent - extent % lanes}, {extent}):")
+                    reduce_step(indent * (d3 + 1), {k: f"a{si}_{k}" for k in range(len(inits))})
+                body.append(f"{outer_indent}for l in range({lanes}):")
+                env = {f"acc{k}": f"a{si}_{k}" for k in range(len(inits))}
+                env.update({f"x{k}": f"p{si}_{k}[l]" for k in range(len(inits))})
+                new = [value_code(c, dict(outer_names), body, outer_indent + indent, env) for c in stage.combine]
+                for k, v in enumerate(new):
+                    body.append(f"{outer_indent + indent}a{si}_{k} = {v}")
         else:
             roots = [s.value for s in stage.stores] + [i for s in stage.stores for i in (s.index or ())]
             hoist(roots, body)
@@ -325,7 +431,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                     idx = [f"o{d}" for d in range(len(kernel.outer))] + [f"i{d}" for d in range(len(stage.inner))]
                 else:
                     idx = [value_code(i, names, body, ind, {}) for i in st.index]
-                body.append(f"{ind}out{st.output}[{', '.join(idx) if idx else '0'}] = {v}")
+                body.append(f"{ind}out{st.output}[{_subscript(idx)}] = {v}")
     if not any(line.strip() and not line.strip().startswith("for ") for line in body):
         body.append(f"{indent}pass")
 
@@ -333,5 +439,5 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
               "from kernels.cpu.scalar import (fmax, fmin, imax, imin, sdiv, srem, udiv, urem, f2i, fsign,",
               "                                isign, round_away, logistic)", ""]
     consts = [f"{name} = {em.const_def(e)}" for e, name in em.consts.items()]
-    src = header + consts + ["", "", f"def {fn_name}({', '.join(args)}):"] + body
+    src = header + consts + ["", "", f"def {fn_name}({', '.join(args)}):"] + entry + body
     return "\n".join(src) + "\n"

@@ -20,9 +20,9 @@ import numba
 import numpy as np
 
 from ..ir import Kernel
-from .codegen import generate
+from .codegen import generate, reassociates
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 _memory: dict[str, Callable] = {}
 _lock = threading.Lock()          # numba compilation is not thread-safe: one at a time
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
@@ -61,12 +61,15 @@ def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: b
             source = generate(kernel)
             if debug_source:
                 print(f"# ---- kernel {kernel.name} ({key}) ----\n{source}", file=sys.stderr)
-            fn = _load(key, source, cache_dir, signature(kernel))
+            flags = {"nogil": True, "error_model": "numpy"}
+            if reassociates(kernel):
+                flags["fastmath"] = {"reassoc"}
+            fn = _load(key, source, cache_dir, signature(kernel), flags)
             _memory[key] = fn
     return fn
 
 
-def _load(key: str, source: str, cache_dir: str | None, sig) -> Callable:
+def _load(key: str, source: str, cache_dir: str | None, sig, flags: dict) -> Callable:
     if cache_dir:
         try:
             path = _write_module(cache_dir, key, source)
@@ -75,7 +78,7 @@ def _load(key: str, source: str, cache_dir: str | None, sig) -> Callable:
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module     # numba's cached code refers back to its module by name
             spec.loader.exec_module(module)
-            fn = numba.njit(sig, nogil=True, error_model="numpy", cache=True)(module.kernel)
+            fn = numba.njit(sig, cache=True, **flags)(module.kernel)
             if sum(fn.stats.cache_hits.values()):
                 stats["disk_hits"] += 1          # machine code loaded, nothing compiled
             else:
@@ -86,7 +89,7 @@ def _load(key: str, source: str, cache_dir: str | None, sig) -> Callable:
     namespace: dict = {}
     exec(compile(source, f"<kernel {key}>", "exec"), namespace)
     stats["compiled"] += 1
-    return numba.njit(sig, nogil=True, error_model="numpy")(namespace["kernel"])
+    return numba.njit(sig, **flags)(namespace["kernel"])
 
 
 def _write_module(cache_dir: str, key: str, source: str) -> str:

@@ -7,27 +7,23 @@ import numpy as np
 from numba.extending import register_jitable
 
 
+# Written as chains of conditional expressions (no early returns) so LLVM turns them into
+# selects and loops over them vectorize.
 @register_jitable
 def fmax(a, b):
     # NaN wins; max(-0.0, +0.0) = +0.0 (IEEE maximum, as XLA:CPU's llvm.maximum)
-    if a != a:
-        return a
-    if b != b:
-        return b
-    if a == b:
-        return b if np.signbit(a) else a
-    return a if a > b else b
+    r = a if a > b else b
+    r = (a if np.signbit(b) else b) if a == b else r
+    r = a if a != a else r
+    return b if b != b else r
 
 
 @register_jitable
 def fmin(a, b):
-    if a != a:
-        return a
-    if b != b:
-        return b
-    if a == b:
-        return a if np.signbit(a) else b
-    return a if a < b else b
+    r = a if a < b else b
+    r = (b if np.signbit(b) else a) if a == b else r
+    r = a if a != a else r
+    return b if b != b else r
 
 
 @register_jitable

@@ -157,7 +157,9 @@ class KernelBuilder:
                 stores.append(ir.Store(len(outputs), ir.acc(s, k, dtype_of(shape))))
                 outputs.append(ir.Buffer(dtype_of(shape), shape.dims))
         self.stages.append(ir.StoreStage((), tuple(stores)))
-        return ir.Kernel(name, tuple(self.inputs), tuple(outputs), outer, tuple(self.stages))
+        # reducing major dims of a row-major input: walk it in memory order instead
+        schedule = "column" if kept and kept[-1] == len(in_dims) - 1 and len(self.stages) == 2 else "row"
+        return ir.Kernel(name, tuple(self.inputs), tuple(outputs), outer, tuple(self.stages), schedule)
 
     def _reduce_stage(self, r: HloInstruction, index, inner) -> int:
         n = len(r.operands) // 2
