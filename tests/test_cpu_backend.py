@@ -235,3 +235,29 @@ def test_corrupt_cache_entry_is_rewritten(tmp_path, monkeypatch):
     out = np.empty_like(x)
     fn(x, out, 0, 64)
     np.testing.assert_allclose(out.sum(axis=1), np.ones(64), rtol=1e-5)
+
+
+@pytest.mark.parametrize("spec", [
+    # (lhs dims, rhs dims, attributes, result dims)
+    ("f32[6,5]", "f32[5,7]", "lhs_contracting_dims={1}, rhs_contracting_dims={0}", "f32[6,7]"),
+    ("f32[5,6]", "f32[7,5]", "lhs_contracting_dims={0}, rhs_contracting_dims={1}", "f32[6,7]"),
+    ("f64[3,4,5]", "f64[3,5,2]", "lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, "
+                                 "rhs_contracting_dims={1}", "f64[3,4,2]"),
+    ("f32[4,3,5]", "f32[5,3,2]", "lhs_batch_dims={1}, lhs_contracting_dims={2}, rhs_batch_dims={1}, "
+                                 "rhs_contracting_dims={0}", "f32[3,4,2]"),
+    ("c64[3,4]", "c64[4,2]", "lhs_contracting_dims={1}, rhs_contracting_dims={0}", "c64[3,2]"),
+])
+def test_blas_dot_matches_interpreter(spec):
+    lhs, rhs, attrs, out = spec
+    text = hlo_module(f"  a = {lhs} parameter(0)\n  b = {rhs} parameter(1)\n  ROOT d = {out} dot(a, b), {attrs}")
+    exe = cpu(text)
+    assert [n.kind for n in exe.program.graph.nodes] == ["blas"]
+    rng = np.random.default_rng(8)
+    shapes = [tuple(int(d) for d in s[s.index("[") + 1:-1].split(",")) for s in (lhs, rhs)]
+    dtype = {"f32": np.float32, "f64": np.float64, "c64": np.complex64}[lhs[:3]]
+    args = [(rng.standard_normal(s) + (1j * rng.standard_normal(s) if dtype == np.complex64 else 0)).astype(dtype)
+            for s in shapes]
+    want = np.asarray(xla_runtime.Client("interpreter").compile(text).execute(*args)[0])
+    got = np.asarray(exe.execute(*args)[0])
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

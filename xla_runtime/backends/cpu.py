@@ -18,6 +18,7 @@ from async_values import CountDownAsyncValue
 from kernels.cpu.compiler import compile_kernel
 
 from .. import config
+from ..cpu.dot import DotNode, blas_dot_supported
 from ..cpu.fusion import Fusion
 from ..cpu.lower import CannotLower, lower_fusion
 from ..executor import BufferSlice, Frame, Node
@@ -106,6 +107,9 @@ class CpuLowering(Lowering):
             node = self.program.kernel_node(ins, operand_slots, out)
             if node is not None:
                 return node
+        if ins.opcode == "dot" and blas_dot_supported(ins):
+            nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
+            return DotNode(ins, operand_slots, out, nbytes)
         node = InstructionNode(ins, operand_slots, control, out, self.interp)
         if ins.opcode in _BLAS:
             node.kind = "blas"
