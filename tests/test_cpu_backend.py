@@ -7,7 +7,7 @@ import pytest
 
 import xla_runtime
 from conformance import Case, assert_matches, available, case_names
-from helpers import hlo_module
+from helpers import hlo_module, jax_hlo_and_outputs, requires_jax
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -261,3 +261,34 @@ def test_blas_dot_matches_interpreter(spec):
     got = np.asarray(exe.execute(*args)[0])
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_workloads_allocate_no_intermediates():
+    # softmax (and likewise layernorm and gelu) run as one kernel: no temporary arrays at all
+    report = cpu(SOFTMAX).program.memory_report()
+    assert report == {"intermediates": 0, "largest_intermediate_bytes": 0, "intermediate_bytes": 0}
+    unfused = cpu(hlo_module("""
+  a = f32[64,64] parameter(0)
+  d = f32[64,64] dot(a, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  ROOT e = f32[64,64] exponential(d)""")).program.memory_report()
+    assert unfused["intermediates"] == 1 and unfused["largest_intermediate_bytes"] == 64 * 64 * 4
+
+
+@requires_jax
+@pytest.mark.parametrize("name", ["gelu", "softmax", "layernorm"])
+def test_jax_workloads_fuse_to_one_kernel_without_intermediates(name):
+    import jax
+    import jax.numpy as jnp
+
+    def layernorm(x):
+        m = x.mean(-1, keepdims=True)
+        v = ((x - m) ** 2).mean(-1, keepdims=True)
+        return (x - m) / jnp.sqrt(v + 1e-5)
+    fn = {"gelu": lambda x: jax.nn.gelu(x, approximate=True), "softmax": lambda x: jax.nn.softmax(x, -1),
+          "layernorm": layernorm}[name]
+    x = np.random.default_rng(9).standard_normal((32, 256)).astype(np.float32)
+    text, (want,) = jax_hlo_and_outputs(fn, x)
+    exe = cpu(text)
+    assert len(exe.program.kernels) == 1 and exe.program.fallbacks == []
+    assert exe.program.memory_report()["intermediates"] == 0
+    np.testing.assert_allclose(np.asarray(exe.execute(x)[0]), want, rtol=2e-6, atol=2e-6)

@@ -113,7 +113,9 @@ class CpuLowering(Lowering):
         node = InstructionNode(ins, operand_slots, control, out, self.interp)
         if ins.opcode in _BLAS:
             node.kind = "blas"
-        elif ins.opcode not in _BOOKKEEPING:
+        elif ins.opcode in _BOOKKEEPING:
+            node.kind = "bookkeeping"
+        else:
             node.kind = "fallback"
             self.program.fallbacks.append(ins.opcode if ins.opcode != "fusion" else
                                           f"fusion({ins.attr('calls').root.opcode})")
@@ -137,6 +139,17 @@ class CpuProgram(InterpreterProgram):
 
     def make_lowering(self, interp: Interpreter) -> Lowering:
         return CpuLowering(interp, self)
+
+    def memory_report(self) -> dict:
+        """What the entry computation materialises besides its arguments, constants and results
+        (tuples and their elements name values, they do not allocate): with everything fused
+        into one kernel, nothing."""
+        entry = self.module.entry
+        results = {entry.root} | (set(entry.root.operands) if entry.root.opcode == "tuple" else set())
+        sizes = [_nbytes(i.shape) for i in entry.instructions
+                 if i not in results and i.opcode not in _BOOKKEEPING]
+        return {"intermediates": len(sizes), "largest_intermediate_bytes": max(sizes, default=0),
+                "intermediate_bytes": sum(sizes)}
 
     def kernel_node(self, ins: HloInstruction, operand_slots, out_slot) -> KernelNode | None:
         body = ins.attr("calls")
