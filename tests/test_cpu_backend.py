@@ -114,17 +114,21 @@ def _special(dtype, n, rng):
     if np.dtype(dtype) == np.bool_:
         return rng.random(n + 12) < 0.5
     info = np.iinfo(dtype)
-    sp = np.array([0, 1, -1, info.min, info.max, 2, -2, 7, -7, 3, 100, -100]).astype(dtype)
-    return np.concatenate([sp, rng.integers(info.min // 2, info.max // 2, n, dtype=np.int64).astype(dtype)])
+    wrap = (1 << info.bits) - 1 if info.min == 0 else None    # negative values wrap for unsigned types
+    values = [0, 1, -1, info.min, info.max, 2, -2, 7, -7, 3, 100, -100]
+    sp = np.array([v & wrap if wrap else v for v in values], dtype=dtype)
+    lo, hi = max(info.min // 2, -(1 << 62)), min(info.max // 2, 1 << 62)
+    return np.concatenate([sp, rng.integers(lo, hi, n, dtype=np.int64).astype(dtype)])
 
 
 UNARY = ["negate", "abs", "sign", "sqrt", "rsqrt", "exponential", "log", "log-plus-one", "tanh",
          "logistic", "sine", "cosine", "floor", "ceil", "round-nearest-even", "round-nearest-afz",
          "exponential-minus-one", "cbrt", "tan", "erf"]
 BINARY = ["add", "subtract", "multiply", "divide", "remainder", "maximum", "minimum", "power", "atan2"]
-INT_BINARY = ["add", "subtract", "multiply", "divide", "remainder", "maximum", "minimum", "and", "or", "xor"]
+INT_BINARY = ["add", "subtract", "multiply", "divide", "remainder", "maximum", "minimum", "and", "or", "xor",
+              "shift-left", "shift-right-logical", "shift-right-arithmetic"]
 TYPES = {"f32": np.float32, "f64": np.float64, "s32": np.int32, "s64": np.int64, "u32": np.uint32,
-         "s8": np.int8, "u8": np.uint8}
+         "s8": np.int8, "u8": np.uint8, "u64": np.uint64}
 
 
 def _compare_backends(text, *args, exact=True):
@@ -161,7 +165,7 @@ def test_binary_float_ops_match_interpreter(opcode, t):
     _compare_backends(text, x, y, exact=opcode not in ("power", "atan2"))
 
 
-@pytest.mark.parametrize("t", ["s32", "s64", "u32", "s8", "u8"])
+@pytest.mark.parametrize("t", ["s32", "s64", "u32", "s8", "u8", "u64"])
 @pytest.mark.parametrize("opcode", INT_BINARY)
 def test_integer_ops_match_interpreter(opcode, t):
     rng = np.random.default_rng(4)
@@ -174,7 +178,8 @@ def test_integer_ops_match_interpreter(opcode, t):
 
 @pytest.mark.parametrize("src,dst", [("f32", "s32"), ("f64", "s64"), ("f32", "u8"), ("s32", "f32"),
                                      ("s64", "f64"), ("f64", "f32"), ("f32", "f64"), ("s32", "s8"),
-                                     ("u32", "s32"), ("f32", "pred"), ("pred", "f32"), ("s8", "u32")])
+                                     ("u32", "s32"), ("f32", "pred"), ("pred", "f32"), ("s8", "u32"),
+                                     ("u64", "f64"), ("s64", "u64"), ("u64", "s8")])
 def test_converts_match_interpreter(src, dst):
     x = _special(TYPES[src] if src != "pred" else np.bool_, 200, np.random.default_rng(5))
     text = hlo_module(f"  x = {src}[{x.size}] parameter(0)\n  ROOT y = {dst}[{x.size}] convert(x)")

@@ -125,23 +125,33 @@ def _sign(a, t, r, attr):
     return f"fsign({a[0]})" if _is_float(r) else f"isign({a[0]})"
 
 
-_UNARY_NP = {"sqrt": "np.sqrt", "exp": "np.exp", "expm1": "np.expm1", "log": "np.log", "log1p": "np.log1p",
-             "tanh": "np.tanh", "sin": "np.sin", "cos": "np.cos", "tan": "np.tan", "floor": "np.floor",
-             "ceil": "np.ceil", "round_even": "np.rint", "cbrt": "np.cbrt", "conj": "np.conj",
-             "real": "np.real", "imag": "np.imag", "erf": "math.erf", "logistic": "logistic",
-             "round_away": "round_away"}
+_UNARY_NP = {"sqrt": "np.sqrt", "tan": "np.tan", "floor": "np.floor", "ceil": "np.ceil",
+             "round_even": "np.rint", "cbrt": "np.cbrt", "conj": "np.conj", "real": "np.real",
+             "imag": "np.imag", "round_away": "round_away"}
 for _name, _fn in _UNARY_NP.items():
     EMITTERS[_name] = (lambda fn: lambda a, t, r, attr: f"{fn}({a[0]})")(_fn)
 
+# Transcendentals: kernels.vmath's vectorizable approximations for float32/float64 (numba's own
+# are scalar libm calls that stop vectorization); NumPy's for complex values.
+_VMATH = {"exp": ("vexp", "np.exp"), "expm1": ("vexpm1", "np.expm1"), "log": ("vlog", "np.log"),
+          "log1p": ("vlog1p", "np.log1p"), "tanh": ("vtanh", "np.tanh"), "logistic": ("vlogistic", "logistic"),
+          "erf": ("verf", "math.erf"), "sin": ("vsin", "np.sin"), "cos": ("vcos", "np.cos"),
+          "rsqrt": ("vrsqrt", None), "pow": ("vpow", "np.power")}
 
-@emits("rsqrt")
-def _rsqrt(a, t, r, attr):
-    return f"(1.0 / np.sqrt({a[0]}))"
+
+def _transcendental(name):
+    fast, fallback = _VMATH[name]
+
+    def emit(a, t, r, attr):
+        fn = fast if _is_float(r) else fallback
+        if fn is None:
+            return f"(1.0 / np.sqrt({a[0]}))"
+        return f"{fn}({', '.join(a)})"
+    return emit
 
 
-@emits("pow")
-def _pow(a, t, r, attr):
-    return f"np.power({a[0]}, {a[1]})"
+for _name in _VMATH:
+    EMITTERS[_name] = _transcendental(_name)
 
 
 @emits("atan2")
@@ -164,6 +174,16 @@ def _clamp(a, t, r, attr):
     # clamp(lo, x, hi) = min(max(x, lo), hi)
     prefix = "f" if _is_float(r) else "i"
     return f"{prefix}min({prefix}max({a[1]}, {a[0]}), {a[2]})"
+
+
+@emits("shl", "shr_logical", "shr_arith")
+def _shift(a, t, r, attr):
+    bits = np.dtype(r).itemsize * 8
+    if attr == "shl":
+        return f"shl({a[0]}, {a[1]}, {bits})"
+    if attr == "shr_logical":
+        return f"shr_logical({a[0]}, {a[1]}, {bits}, {(1 << bits) - 1})"
+    return f"shr_arith({a[0]}, {a[1]}, {bits}, {1 << (bits - 1)}, {1 << bits if bits < 64 else 0})"
 
 
 @emits("complex")
@@ -230,12 +250,6 @@ def _deps(e: Expr, memo: dict) -> frozenset:
 _REASSOCIABLE = frozenset({"add", "mul"})
 
 
-def reassociates(kernel: Kernel) -> bool:
-    """Kernels with reductions are compiled allowing reassociation (as XLA reorders reductions),
-    which lets LLVM vectorize sums and products directly."""
-    return any(isinstance(s, ReduceStage) for s in kernel.stages)
-
-
 def _lanes(stage: ReduceStage) -> int:
     """Independent partial results per row for reductions LLVM cannot vectorize itself (max/min
     with NaN semantics, argmax...): they at least run as parallel dependency chains. 0 for sums
@@ -290,7 +304,7 @@ def _column_body(kernel: Kernel, value_code) -> list[str]:
         lines.append(f"{ind}c{k} = out{k}[{idx}]")
         env[f"acc{k}"] = f"c{k}"
         env[f"x{k}"] = xs[k]
-    new = [value_code(c, {}, lines, ind, env) for c in stage.combine]
+    new = [value_code(c, {}, lines, ind, env, combine=True) for c in stage.combine]
     for k, v in enumerate(new):
         lines.append(f"{ind}out{k}[{idx}] = {v}")
     return lines
@@ -315,8 +329,9 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
         depth += 1
     outer_indent = indent * depth
 
-    def value_code(e: Expr, names: dict, out: list[str], ind: str, env: dict) -> str:
-        """Emit statements computing ``e`` into ``out`` (reusing ``names``); return its code."""
+    def value_code(e: Expr, names: dict, out: list[str], ind: str, env: dict, combine: bool = False) -> str:
+        """Emit statements computing ``e`` into ``out`` (reusing ``names``); return its code.
+        In a reduction's combiner (``combine``), float sums and products may be reassociated."""
         for node in e.walk():
             if node in names:
                 continue
@@ -343,8 +358,11 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                 emit = EMITTERS.get(name)
                 if emit is None:
                     raise NotImplementedError(f"no CPU code for scalar op {name!r}")
-                attr = name if name in ("and", "or", "xor", "max", "min") else node.attr
+                attr = name if name in ("and", "or", "xor", "max", "min", "shl", "shr_logical", "shr_arith") \
+                    else node.attr
                 code = emit([names[a] for a in node.args], [a.dtype for a in node.args], node.dtype, attr)
+                if combine and name in _REASSOCIABLE and _is_float(node.dtype):
+                    code = f"r{name}({names[node.args[0]]}, {names[node.args[1]]})"
                 if node.dtype != INDEX or name not in ("add", "mul", "idiv", "imod", "sub"):
                     code = f"{_NP[node.dtype]}({code})"
             t = em.fresh()
@@ -397,7 +415,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                 xs = [value_code(v, names, body, ind, {}) for v in stage.values]
                 env = {f"acc{k}": accs[k] for k in range(len(stage.init))}
                 env.update({f"x{k}": x for k, x in enumerate(xs)})
-                new = [value_code(c, dict(outer_names), body, ind, env) for c in stage.combine]
+                new = [value_code(c, dict(outer_names), body, ind, env, combine=True) for c in stage.combine]
                 for k, v in enumerate(new):
                     body.append(f"{ind}{accs[k]} = {v}")
             reduce_step(indent * d2, acc_ref)
@@ -413,7 +431,8 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                 body.append(f"{outer_indent}for l in range({lanes}):")
                 env = {f"acc{k}": f"a{si}_{k}" for k in range(len(inits))}
                 env.update({f"x{k}": f"p{si}_{k}[l]" for k in range(len(inits))})
-                new = [value_code(c, dict(outer_names), body, outer_indent + indent, env) for c in stage.combine]
+                new = [value_code(c, dict(outer_names), body, outer_indent + indent, env, combine=True)
+                       for c in stage.combine]
                 for k, v in enumerate(new):
                     body.append(f"{outer_indent + indent}a{si}_{k} = {v}")
         else:
@@ -437,7 +456,9 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
 
     header = ["import math", "import numpy as np",
               "from kernels.cpu.scalar import (fmax, fmin, imax, imin, sdiv, srem, udiv, urem, f2i, fsign,",
-              "                                isign, round_away, logistic)", ""]
+              "                                isign, round_away, logistic, shl, shr_logical, shr_arith, radd, rmul)",
+              "from kernels.vmath import (vexp, vexpm1, vlog, vlog1p, vtanh, vlogistic, verf, vsin, vcos, vpow,",
+              "                           vrsqrt)", ""]
     consts = [f"{name} = {em.const_def(e)}" for e, name in em.consts.items()]
     src = header + consts + ["", "", f"def {fn_name}({', '.join(args)}):"] + entry + body
     return "\n".join(src) + "\n"

@@ -20,9 +20,9 @@ import numba
 import numpy as np
 
 from ..ir import Kernel
-from .codegen import generate, reassociates
+from .codegen import generate
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "4"
 _memory: dict[str, Callable] = {}
 _lock = threading.Lock()          # numba compilation is not thread-safe: one at a time
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
@@ -61,9 +61,8 @@ def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: b
             source = generate(kernel)
             if debug_source:
                 print(f"# ---- kernel {kernel.name} ({key}) ----\n{source}", file=sys.stderr)
+            # strict IEEE everywhere (vmath relies on it); reductions reassociate per instruction
             flags = {"nogil": True, "error_model": "numpy"}
-            if reassociates(kernel):
-                flags["fastmath"] = {"reassoc"}
             fn = _load(key, source, cache_dir, signature(kernel), flags)
             _memory[key] = fn
     return fn

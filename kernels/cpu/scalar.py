@@ -4,7 +4,8 @@ saturating float->int conversion). All inline into the caller, so loops stay vec
 from __future__ import annotations
 
 import numpy as np
-from numba.extending import register_jitable
+from numba import types
+from numba.extending import intrinsic, register_jitable
 
 
 # Written as chains of conditional expressions (no early returns) so LLVM turns them into
@@ -62,7 +63,8 @@ def srem(a, b, lo):
 
 @register_jitable
 def udiv(a, b, allones):
-    return allones if b == 0 else a // b
+    # both branches uint64: an int literal would unify with an unsigned value as float64
+    return np.uint64(allones) if b == 0 else np.uint64(a // b)
 
 
 @register_jitable
@@ -117,3 +119,49 @@ def fremainder(a, b):
 @register_jitable
 def logistic(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+# Shifts with XLA's rules: a count outside [0, bits) shifts everything out (arithmetic right
+# shifts fill with the sign); arithmetic shifts read unsigned values as two's complement.
+@register_jitable
+def shl(a, b, bits):
+    if b < 0 or b >= bits:
+        return 0
+    return np.int64(a) << np.int64(b)
+
+
+@register_jitable
+def shr_logical(a, b, bits, mask):
+    if b < 0 or b >= bits:
+        return np.uint64(0)     # (a plain 0 would unify with uint64 as float64)
+    return (np.uint64(a) & np.uint64(mask)) >> np.uint64(b)
+
+
+@register_jitable
+def shr_arith(a, b, bits, half, span):
+    v = np.int64(a)
+    if bits < 64:
+        v = v & (span - 1)
+        if v >= half:
+            v -= span
+    if b < 0 or b >= bits:
+        return -1 if v < 0 else 0
+    return v >> np.int64(b)
+
+
+# Reduction steps that may be reassociated: an fadd/fmul carrying LLVM's `reassoc` flag, so the
+# loop vectorizer can split a sum into vector lanes. Only the accumulation gets the flag; the
+# rest of the kernel keeps strict IEEE semantics (the vmath functions depend on it).
+def _reassoc_binop(kind):
+    def impl(typingctx, a, b):
+        if isinstance(a, types.Float) and a == b:
+            def codegen(context, builder, sig, args):
+                op = builder.fadd if kind == "add" else builder.fmul
+                return op(args[0], args[1], flags=("reassoc",))
+            return a(a, b), codegen
+    impl.__name__ = f"r{kind}"
+    return intrinsic(impl)
+
+
+radd = _reassoc_binop("add")
+rmul = _reassoc_binop("mul")

@@ -238,7 +238,9 @@ _ELEMENTWISE = {
     "logistic": "logistic", "erf": "erf", "sine": "sin", "cosine": "cos", "tan": "tan", "floor": "floor",
     "ceil": "ceil", "round-nearest-even": "round_even", "round-nearest-afz": "round_away",
     "is-finite": "is_finite", "not": "not", "and": "and", "or": "or", "xor": "xor",
+    "shift-left": "shl", "shift-right-logical": "shr_logical", "shift-right-arithmetic": "shr_arith",
 }
+_INT_ONLY = {"shl", "shr_logical", "shr_arith"}
 _FLOAT_ONLY = {"pow", "atan2", "sqrt", "rsqrt", "cbrt", "exp", "expm1", "log", "log1p", "tanh", "logistic",
                "erf", "sin", "cos", "tan", "floor", "ceil", "round_even", "round_away", "is_finite"}
 
@@ -255,6 +257,8 @@ def _elementwise(b: KernelBuilder, ins, index):
     dt = dtype_of(ins.shape)
     src = dtype_of(ins.operands[0].shape)
     if name in _FLOAT_ONLY and not src.startswith("float"):
+        raise CannotLower(f"{ins.opcode} on {src}")
+    if name in _INT_ONLY and not src.startswith(("int", "uint")):
         raise CannotLower(f"{ins.opcode} on {src}")
     if name == "abs" and src != dt:
         raise CannotLower("complex abs")
@@ -289,6 +293,8 @@ def _clamp(b: KernelBuilder, ins, index):
 @lowering_rule(BACKEND, "convert")
 def _convert(b: KernelBuilder, ins, index):
     src, dst = dtype_of(ins.operands[0].shape), dtype_of(ins.shape)
+    if dst == "uint64" and src.startswith("float"):
+        raise CannotLower("float -> u64 conversion")   # saturation bounds beyond int64
     x = b.value(ins.operands[0], index)
     return x if src == dst else ir.op("convert", dst, x)
 

@@ -1,0 +1,63 @@
+"""tanh, logistic and erf, built on the exp family."""
+import functools
+
+import numpy as np
+
+from . import _consts as C
+from . import _llvm as L
+from ._explog import make_exp, make_expm1
+from ._poly import horner, inline
+
+_TANH_CLAMP = {np.float32: 10.0, np.float64: 20.0}   # tanh rounds to 1 well before these
+
+
+@functools.cache
+def make_tanh(F):
+    TH, ONE, TWO, SPLIT = F(_TANH_CLAMP[F]), F(1), F(2), F(0.55)
+    T = horner(C.TANH[F], F)
+    expm1 = make_expm1(F)
+
+    @inline
+    def vtanh(x):
+        # |x| < 0.55: odd polynomial. Beyond: 1 - 2/(e+2), e = expm1(2|x|); there 2/(e+2) <= 1/2,
+        # so the result is rounded once near 1 (monotone, rounds to 1 where the exact value does).
+        a = L.fabs(x)
+        t = x * x
+        small = L.fma(x * t, T(t), x)
+        e = expm1(TWO * L.select(a > TH, TH, a))    # nan passes through
+        big = ONE - L.div(TWO, e + TWO)
+        return L.copysign(L.select(a < SPLIT, small, big), x)     # odd; keeps -0
+    return vtanh
+
+
+@functools.cache
+def make_logistic(F):
+    ONE = F(1)
+    exp = make_exp(F)[0]
+
+    @inline
+    def vlogistic(x):
+        # t = e^-|x| never overflows; x < 0 uses t/(1+t), so tiny (subnormal) results stay accurate
+        t = exp(-L.fabs(x))
+        return L.div(L.select(x >= 0, ONE, t), ONE + t)
+    return vlogistic
+
+
+@functools.cache
+def make_erf(F):
+    B0, LL, AMAX = (F(v) for v in C.ERF_PARAMS[F])
+    ONE = F(1)
+    A = horner(C.ERFA[F], F)
+    B = horner(C.ERFB[F], F)
+    exp = make_exp(F)[0]
+
+    @inline
+    def verf(x):
+        a = L.fabs(x)
+        small = L.fma(x, A(x * x), x)                    # x + x*A(x^2)
+        b = L.select(a > AMAX, AMAX, L.select(a < B0, B0, a))   # nan passes through
+        inv = L.div(ONE, b + LL)
+        erfc = exp(-(b * b)) * inv * B((b - LL) * inv)
+        big = L.copysign(ONE - erfc, x)                  # 1 - erfc(AMAX) rounds to 1
+        return L.select(a < B0, small, big)
+    return verf
