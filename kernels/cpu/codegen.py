@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..ir import INDEX, Expr, Kernel, ReduceStage, op_name
+from ..ir import INDEX, Expr, Kernel, ReduceStage, StoreStage, op_name
 
 # numpy type constructor spelled in generated code, per element type
 _NP = {"bool": "np.bool_", "int8": "np.int8", "int16": "np.int16", "int32": "np.int32", "int64": "np.int64",
@@ -250,6 +250,31 @@ def _deps(e: Expr, memo: dict) -> frozenset:
 _REASSOCIABLE = frozenset({"add", "mul"})
 
 
+_EXPENSIVE = frozenset({"exp", "expm1", "log", "log1p", "tanh", "logistic", "erf", "sin", "cos", "pow",
+                        "tan", "atan2", "cbrt"})
+
+
+def _row_scratch(kernel: Kernel) -> list[Expr]:
+    """Transcendental values computed per element by a reduce stage and used again by the final
+    store stage of the same row space."""
+    if kernel.schedule != "row" or len(kernel.stages) < 2 or not isinstance(kernel.stages[-1], StoreStage):
+        return []
+    store = kernel.stages[-1]
+    if not store.inner:
+        return []
+    reduced: set = set()
+    for st in kernel.stages[:-1]:
+        if isinstance(st, ReduceStage) and st.inner == store.inner:
+            for v in st.values:
+                reduced.update(v.walk())
+    out = []
+    for stv in store.stores:
+        for node in stv.value.walk():
+            if node in reduced and node.kind == "op" and op_name(node) in _EXPENSIVE and node not in out:
+                out.append(node)
+    return out
+
+
 def _lanes(stage: ReduceStage) -> int:
     """Independent partial results per row for reductions LLVM cannot vectorize itself (max/min
     with NaN semantics, argmax...): they at least run as parallel dependency chains. 0 for sums
@@ -380,6 +405,12 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
 
     if kernel.schedule == "column":
         body = _column_body(kernel, value_code)
+    # Row kernels: expensive values a reduce pass computes and the store pass needs again (softmax's
+    # exp) are kept in a row-sized scratch buffer (it stays in L1) instead of being recomputed.
+    scratch = _row_scratch(kernel)
+    for j, node in enumerate(scratch):
+        entry.append(f"{indent}sc{j} = np.empty({kernel.stages[-1].inner}, {_NP[node.dtype]})")
+    kept_in_scratch: set = set()
     for si, stage in enumerate(kernel.stages if kernel.schedule != "column" else ()):
         if isinstance(stage, ReduceStage):
             roots = list(stage.values) + list(stage.init)
@@ -413,6 +444,10 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
             def reduce_step(ind, accs):
                 names = dict(outer_names)
                 xs = [value_code(v, names, body, ind, {}) for v in stage.values]
+                here = [f"i{d}" for d in range(len(stage.inner))]
+                for j, node in enumerate(scratch):
+                    if node in names and node not in kept_in_scratch and node not in outer_names:
+                        body.append(f"{ind}sc{j}[{_subscript(here)}] = {names[node]}")
                 env = {f"acc{k}": accs[k] for k in range(len(stage.init))}
                 env.update({f"x{k}": x for k, x in enumerate(xs)})
                 new = [value_code(c, dict(outer_names), body, ind, env, combine=True) for c in stage.combine]
@@ -435,6 +470,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                        for c in stage.combine]
                 for k, v in enumerate(new):
                     body.append(f"{outer_indent + indent}a{si}_{k} = {v}")
+            kept_in_scratch.update(n for n in scratch if any(n in set(v.walk()) for v in stage.values))
         else:
             roots = [s.value for s in stage.stores] + [i for s in stage.stores for i in (s.index or ())]
             hoist(roots, body)
@@ -444,6 +480,10 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                 d2 += 1
             ind = indent * d2
             names = dict(outer_names)
+            here = [f"i{d}" for d in range(len(stage.inner))]
+            for j, node in enumerate(scratch):
+                if node in kept_in_scratch:
+                    names[node] = f"sc{j}[{_subscript(here)}]"
             for st in stage.stores:
                 v = value_code(st.value, names, body, ind, {})
                 if st.index is None:

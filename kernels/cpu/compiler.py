@@ -22,7 +22,7 @@ import numpy as np
 from ..ir import Kernel
 from .codegen import generate
 
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 _memory: dict[str, Callable] = {}
 _lock = threading.Lock()          # numba compilation is not thread-safe: one at a time
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
