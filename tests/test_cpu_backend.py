@@ -238,7 +238,8 @@ def test_corrupt_cache_entry_is_rewritten(tmp_path, monkeypatch):
     assert path.read_text() == compiler.generate(kernel)
     x = np.random.default_rng(7).standard_normal((64, 300)).astype(np.float32)
     out = np.empty_like(x)
-    fn(x, out, 0, 64)
+    scratch = [np.empty(shape, dtype) for _, shape, dtype in compiler.scratch_buffers(kernel)]
+    fn(x, out, *scratch, 0, 64)
     np.testing.assert_allclose(out.sum(axis=1), np.ones(64), rtol=1e-5)
 
 

@@ -254,6 +254,19 @@ _EXPENSIVE = frozenset({"exp", "expm1", "log", "log1p", "tanh", "logistic", "erf
                         "tan", "atan2", "cbrt"})
 
 
+def scratch_buffers(kernel: Kernel) -> list[tuple[str, tuple[int, ...], str]]:
+    """(argument name, shape, dtype) of the per-call scratch buffers a kernel takes after its
+    outputs: lane partials of non-vectorizable reductions, and row caches. Passed in rather than
+    allocated inside: LLVM vectorizes loops over argument buffers, not over fresh allocations."""
+    out = []
+    if kernel.schedule == "row":
+        for si, stage in enumerate(kernel.stages):
+            if isinstance(stage, ReduceStage) and _lanes(stage):
+                out += [(f"p{si}_{k}", (_lanes(stage),), init.dtype) for k, init in enumerate(stage.init)]
+        out += [(f"sc{j}", tuple(kernel.stages[-1].inner), node.dtype) for j, node in enumerate(_row_scratch(kernel))]
+    return out
+
+
 def _row_scratch(kernel: Kernel) -> list[Expr]:
     """Transcendental values computed per element by a reduce stage and used again by the final
     store stage of the same row space."""
@@ -340,7 +353,8 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
     kernel.validate()
     em = _Emitter(kernel)
     n_in, n_out = len(kernel.inputs), len(kernel.outputs)
-    args = [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)] + ["start", "stop"]
+    args = [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)] + \
+        [name for name, _, _ in scratch_buffers(kernel)] + ["start", "stop"]
     body: list[str] = []
     deps_memo: dict = {}
     outer_names: dict[Expr, str] = {}    # values computed at outer level, shared by stages
@@ -408,8 +422,6 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
     # Row kernels: expensive values a reduce pass computes and the store pass needs again (softmax's
     # exp) are kept in a row-sized scratch buffer (it stays in L1) instead of being recomputed.
     scratch = _row_scratch(kernel)
-    for j, node in enumerate(scratch):
-        entry.append(f"{indent}sc{j} = np.empty({kernel.stages[-1].inner}, {_NP[node.dtype]})")
     kept_in_scratch: set = set()
     for si, stage in enumerate(kernel.stages if kernel.schedule != "column" else ()):
         if isinstance(stage, ReduceStage):
@@ -423,10 +435,12 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                 # independent partial results per lane: the lane loop has no loop-carried
                 # dependence, so it vectorizes whatever the combiner (reductions are reassociated,
                 # as XLA's are); the partials are folded into the accumulators after the row
+                # the lane count is read from the buffer at run time: a constant trip count gets the
+                # loop fully unrolled instead of vectorized
+                entry.append(f"{indent}L{si} = p{si}_0.shape[0]")
                 for k, init in enumerate(inits):
-                    entry.append(f"{indent}p{si}_{k} = np.empty({lanes}, {_NP[stage.init[k].dtype]})")
                     body.append(f"{outer_indent}p{si}_{k}[:] = {init}")
-                acc_ref = {k: f"p{si}_{k}[l]" for k in range(len(inits))}
+                acc_ref = {k: f"p{si}_{k}[np.uint64(l)]" for k in range(len(inits))}
             else:
                 acc_ref = {k: f"a{si}_{k}" for k in range(len(inits))}
             d2 = depth
@@ -434,7 +448,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
             for d, extent in enumerate(stage.inner):
                 if lanes and d == last:
                     body.append(f"{indent * d2}for ib in range({extent // lanes}):")
-                    body.append(f"{indent * (d2 + 1)}for l in range({lanes}):")
+                    body.append(f"{indent * (d2 + 1)}for l in range(L{si}):")
                     body.append(f"{indent * (d2 + 2)}i{d} = ib * {lanes} + l")
                     d2 += 2
                 else:
@@ -463,9 +477,9 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                         d3 += 1
                     body.append(f"{indent * d3}for i{last} in range({extent - extent % lanes}, {extent}):")
                     reduce_step(indent * (d3 + 1), {k: f"a{si}_{k}" for k in range(len(inits))})
-                body.append(f"{outer_indent}for l in range({lanes}):")
+                body.append(f"{outer_indent}for l in range(L{si}):")
                 env = {f"acc{k}": f"a{si}_{k}" for k in range(len(inits))}
-                env.update({f"x{k}": f"p{si}_{k}[l]" for k in range(len(inits))})
+                env.update({f"x{k}": f"p{si}_{k}[np.uint64(l)]" for k in range(len(inits))})
                 new = [value_code(c, dict(outer_names), body, outer_indent + indent, env, combine=True)
                        for c in stage.combine]
                 for k, v in enumerate(new):

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from async_values import CountDownAsyncValue
+from kernels.cpu.codegen import scratch_buffers
 from kernels.cpu.compiler import compile_kernel
 
 from .. import config
@@ -56,6 +57,7 @@ class KernelNode(Node):
         self.inputs = [(operand_slots[src.param], None) if src.param is not None
                        else (None, _as_kernel_array(src.literal)) for src in sources]
         self.out_specs = [(tuple(b.shape), np.dtype(b.dtype)) for b in kernel.outputs]
+        self.scratch_specs = [(shape, np.dtype(dtype)) for _, shape, dtype in scratch_buffers(kernel)]
         self.tuple_result = ins.shape.is_tuple
         self.extent = kernel.outer[0] if kernel.outer else 1
         self.split = nbytes >= SPLIT_BYTES and self.extent >= 2
@@ -67,7 +69,7 @@ class KernelNode(Node):
         args += outs
         parts = min(frame.pool.num_threads, self.extent) if self.split else 1
         if parts <= 1:
-            self.fn(*args, 0, self.extent)
+            self.fn(*args, *self._scratch(), 0, self.extent)
             self._publish(b, outs)
             return None
         bounds = [self.extent * i // parts for i in range(parts + 1)]
@@ -75,7 +77,7 @@ class KernelNode(Node):
 
         def chunk(lo, hi):
             try:
-                self.fn(*args, lo, hi)
+                self.fn(*args, *self._scratch(), lo, hi)     # scratch: one set per thread
             except BaseException as e:   # noqa: BLE001 -- reported through the AsyncValue
                 done.count_down(error=e)
             else:
@@ -84,6 +86,9 @@ class KernelNode(Node):
             frame.pool.submit(chunk, bounds[i], bounds[i + 1])
         chunk(bounds[0], bounds[1])
         return done.map(lambda _: self._publish(b, outs))
+
+    def _scratch(self) -> list:
+        return [np.empty(shape, dtype) for shape, dtype in self.scratch_specs]
 
     def _publish(self, buffers, outs):
         outs = [o.reshape(shape) if o.shape != shape else o for o, (shape, _) in zip(outs, self.out_specs)]
