@@ -241,3 +241,20 @@ def test_optimized_conformance_cases_match_xla(name, which):
     verify(module)
     assert not any(i.opcode in ("call", "fusion") for i in module.entry.instructions)
     assert_matches(case, run(module, *case.args), f" [{which}, optimized]")
+
+
+def test_cli_opt_prints_fused_module_and_dumps_after_a_pass(tmp_path, capsys):
+    from xla_runtime.cli import main
+    mod = tmp_path / "m.hlo"
+    mod.write_text(hlo_module("""
+  x = f32[4] parameter(0)
+  e = f32[4] exponential(x)
+  ROOT y = f32[4] negate(e)"""))
+    assert main(["opt", str(mod)]) == 0
+    out = capsys.readouterr().out
+    assert "fusion(" in out and "kind=kLoop" in out
+    assert main(["opt", str(mod), "--dump-after", "fusion", "--timings"]) == 0
+    captured = capsys.readouterr()
+    assert "// ---- after fusion" in captured.out and "pipeline cpu" in captured.err
+    assert main(["opt", str(mod), "--dump-after", "nope"]) == 1
+    assert "no such pass" in capsys.readouterr().err

@@ -121,6 +121,20 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_opt(args) -> int:
+    """Run the CPU pipeline (simplification, fusion) and print the module, or dump after a pass."""
+    from .backends.cpu import cpu_pipeline
+    from .client import load_module
+    module = load_module(_read(args.module))
+    pm = cpu_pipeline(dump_after=args.dump_after, dump_to=sys.stdout if args.dump_after else None)
+    pm.run(module)
+    if not args.dump_after:
+        sys.stdout.write(module.to_text())
+    if args.timings:
+        print(pm.report(), file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m xla_runtime",
                                 description="Parse, verify and run HLO modules (text as XLA and JAX print it).")
@@ -130,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("module", help="HLO text file ('-' for stdin)")
     r.add_argument("--inputs", help="an .npz with arg0, arg1, ... (or arrays in parameter order); "
                                     "random arguments when omitted")
-    r.add_argument("--backend", default="interpreter", help="backend to run on (default: interpreter)")
+    r.add_argument("--backend", default="cpu", help="backend to run on: cpu (compiled, default) or interpreter")
     r.add_argument("--out", help="write the outputs to this .npz as out0, out1, ...")
     r.add_argument("--seed", type=int, default=0, help="seed for random arguments")
     r.add_argument("--repeat", type=int, default=1, help="run this many times (timing is the mean)")
@@ -142,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("module", help="HLO text file ('-' for stdin)")
     q.add_argument("--no-verify", action="store_true", help="print without running the verifier")
     q.set_defaults(fn=cmd_parse)
+    o = sub.add_parser("opt", help="run the optimisation pipeline on MODULE; print the result",
+                       description="Run the CPU backend's passes (simplification, fusion) and print the "
+                                   "module after all of them, or after one with --dump-after.")
+    o.add_argument("module", help="HLO or StableHLO text file ('-' for stdin)")
+    o.add_argument("--dump-after", metavar="PASS", help="print the module after this pass (or 'all')")
+    o.add_argument("--timings", action="store_true", help="print per-pass timings to stderr")
+    o.set_defaults(fn=cmd_opt)
     return p
 
 

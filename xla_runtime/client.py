@@ -310,7 +310,7 @@ class _Execution:
 class Client:
     """Compiles modules for one backend and makes Buffers on its device."""
 
-    def __init__(self, backend: str = "interpreter"):
+    def __init__(self, backend: str = "cpu"):
         get_backend(backend)   # unknown names fail here, listing the available ones
         self.backend = backend
         self._device = Device(backend, 0)
