@@ -76,10 +76,15 @@ def _compare(got: np.ndarray, want: np.ndarray) -> str:
 
 
 def cmd_parse(args) -> int:
+    """Parse HLO or StableHLO MLIR text (told apart by how it starts); print it as HLO text."""
     from .client import load_module
     from .hlo import parse_hlo
+    from .stablehlo import looks_like_stablehlo, parse_stablehlo
     text = _read(args.module)
-    module = parse_hlo(text) if args.no_verify else load_module(text)
+    if args.no_verify:
+        module = parse_stablehlo(text) if looks_like_stablehlo(text) else parse_hlo(text)
+    else:
+        module = load_module(text)
     sys.stdout.write(module.to_text())
     return 0
 
@@ -151,9 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--trace", help="write a Chrome trace (Perfetto) of every node to this .json file "
                                    "and print a per-node summary")
     r.set_defaults(fn=cmd_run)
-    q = sub.add_parser("parse", help="parse and verify MODULE; print it back as HLO text",
-                       description="Parse and verify an HLO module and print the round-tripped text.")
-    q.add_argument("module", help="HLO text file ('-' for stdin)")
+    q = sub.add_parser("parse", help="parse and verify MODULE (HLO or StableHLO); print it as HLO text",
+                       description="Parse and verify an HLO module, or a StableHLO MLIR module (as "
+                                   "jax.jit(f).lower(...).as_text() prints it), and print it as HLO text.")
+    q.add_argument("module", help="HLO or StableHLO (.mlir) text file ('-' for stdin)")
     q.add_argument("--no-verify", action="store_true", help="print without running the verifier")
     q.set_defaults(fn=cmd_parse)
     o = sub.add_parser("opt", help="run the optimisation pipeline on MODULE; print the result",

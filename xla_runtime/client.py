@@ -18,7 +18,7 @@ from async_values import AsyncValue, make_available, run_when_ready
 from . import profiler
 from .backends import available_backends, get_backend
 from .buffer import Buffer, Device
-from .errors import BufferDeletedError, UnsupportedError
+from .errors import BufferDeletedError
 from .executor import Frame, default_pool, execute_graph
 from .hlo import HloModule, parse_hlo
 from .hlo.shape import Shape, TupleShape
@@ -26,16 +26,19 @@ from .verifier import verify
 
 
 def load_module(text_or_module: str | HloModule) -> HloModule:
-    """Parse HLO text (or pass a module through) and verify it."""
+    """Parse HLO text or StableHLO MLIR text (told apart by how the text starts), or pass a module
+    through, and verify it."""
     if isinstance(text_or_module, HloModule):
         module = text_or_module
     else:
         if not isinstance(text_or_module, str):
-            raise TypeError(f"compile() takes HLO text or an HloModule, got {type(text_or_module).__name__}")
-        stripped = text_or_module.lstrip()
-        if stripped.startswith(("module", "func.func", "#loc")) and "HloModule" not in stripped[:200]:
-            raise UnsupportedError("StableHLO MLIR input is not supported yet; pass HLO text")
-        module = parse_hlo(text_or_module)
+            raise TypeError(f"compile() takes HLO or StableHLO text or an HloModule, "
+                            f"got {type(text_or_module).__name__}")
+        from .stablehlo import looks_like_stablehlo, parse_stablehlo
+        if looks_like_stablehlo(text_or_module):
+            module = parse_stablehlo(text_or_module)
+        else:
+            module = parse_hlo(text_or_module)
     verify(module)
     return module
 

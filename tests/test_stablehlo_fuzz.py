@@ -1,0 +1,117 @@
+"""Mutation fuzzing of the StableHLO loader: malformed MLIR must fail with a located HloParseError
+(or an HloVerifierError), never another exception or a warning; what loads must print as HLO text
+that parses back to the same module. Sources are the hand-written modules of
+test_stablehlo_parser.py and the corpus' module.mlir files (when present). Derandomized."""
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+from conformance import ROOT, case_names
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_stablehlo_parser import GENERIC, LOCATED, NESTED
+
+from xla_runtime.client import load_module
+from xla_runtime.errors import HloParseError, HloVerifierError
+from xla_runtime.hlo import parse_hlo
+
+BUILTIN = [GENERIC, LOCATED, NESTED, """module @consts {
+  func.func public @main(%arg0: tensor<2x2xbf16>) -> (tensor<2x2xbf16>, tensor<3xcomplex<f32>>, tensor<4xi4>) {
+    %0 = stablehlo.constant dense<[[1.0, 0x7FC0], [-2.5, 3.0]]> : tensor<2x2xbf16>
+    %1 = stablehlo.add %arg0, %0 : tensor<2x2xbf16>
+    %2 = stablehlo.constant dense<[(1.0, 2.0), (0x7F800000, -0.0), (3.5, 4.0)]> : tensor<3xcomplex<f32>>
+    %3 = stablehlo.constant dense<"0x01020F08"> : tensor<4xi4>
+    return %1, %2, %3 : tensor<2x2xbf16>, tensor<3xcomplex<f32>>, tensor<4xi4>
+  }
+}
+"""]
+SOURCES = BUILTIN + [(ROOT / n / "module.mlir").read_text() for n in case_names()
+                     if (ROOT / n / "module.mlir").exists()]
+
+ALPHABET = '{}()[]<>,=%:"#@^!-_x0123456789abcdefilnorstu .?\n'
+NUMBERS = ["0", "1", "-1", "2", "64", "255", "1.5", "1e6", "1e400", "0x7FC00000", "0xFFFFFFFFFFFFFFFFF",
+           "18446744073709551616", "-9223372036854775809", "99999999999999999999999"]
+TOKENS = ["tensor<", "dense<", "array<i64: ", "loc(", "#loc", "%0#1", "%arg0", "stablehlo.", "func.call",
+          "->", "complex<f32>", "!stablehlo.token", "i1", "ui8", "^bb0(", "({", "})"]
+_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+@st.composite
+def mutation(draw, text: str) -> str:
+    n = len(text)
+    kind = draw(st.sampled_from(["truncate", "delete", "duplicate", "swap", "insert", "token", "number",
+                                 "drop_line"]))
+    a = draw(st.integers(0, n))
+    b = min(n, a + draw(st.integers(1, 40)))
+    if kind == "truncate":
+        return text[:a]
+    if kind == "delete":
+        return text[:a] + text[b:]
+    if kind == "duplicate":
+        return text[:b] + text[a:b] + text[b:]
+    if kind == "swap":
+        c = draw(st.integers(b, n))
+        d = min(n, c + draw(st.integers(1, 40)))
+        return text[:a] + text[c:d] + text[b:c] + text[a:b] + text[d:]
+    if kind == "insert":
+        return text[:a] + draw(st.text(ALPHABET, min_size=1, max_size=4)) + text[a:]
+    if kind == "token":
+        return text[:a] + draw(st.sampled_from(TOKENS)) + text[a:]
+    if kind == "number":
+        numbers = list(_NUM.finditer(text))
+        if not numbers:
+            return text
+        m = numbers[draw(st.integers(0, len(numbers) - 1))]
+        return text[:m.start()] + draw(st.sampled_from(NUMBERS)) + text[m.end():]
+    lines = text.split("\n")       # drop_line
+    del lines[draw(st.integers(0, len(lines) - 1))]
+    return "\n".join(lines)
+
+
+@st.composite
+def mutated_module(draw) -> str:
+    text = draw(st.sampled_from(SOURCES))
+    for _ in range(draw(st.integers(1, 3))):
+        text = draw(mutation(text))
+    return text
+
+
+def check_load(text: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # e.g. NumPy overflow warnings from constant conversion
+        try:
+            module = load_module(text)
+        except HloParseError as e:
+            lines = text.split("\n")
+            assert 1 <= e.line <= len(lines), f"line {e.line} outside the text: {e}"
+            assert 1 <= e.column <= len(lines[e.line - 1]) + 1, f"column {e.column} outside line {e.line}: {e}"
+            assert str(e).startswith(f"{e.line}:{e.column}: ")
+            return
+        except HloVerifierError:
+            return
+    assert parse_hlo(module.to_text()) == module
+
+
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@FUZZ
+@given(mutated_module())
+def test_mutated_modules_fail_cleanly(text):
+    check_load(text)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(BUILTIN), st.text(ALPHABET, max_size=12), st.integers(0, 10_000))
+def test_inserted_punctuation_fails_cleanly(text, junk, where):
+    where %= len(text) + 1
+    check_load(text[:where] + junk + text[where:])
+
+
+@pytest.mark.parametrize("index", range(len(BUILTIN)))
+def test_builtin_sources_are_valid(index):
+    load_module(BUILTIN[index])
