@@ -7,7 +7,6 @@ parses must survive print -> parse unchanged. Derandomized, so CI sees the same 
 """
 from __future__ import annotations
 
-import re
 import warnings
 
 import pytest
@@ -15,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conformance import ROOT, case_names
+from fuzzing import assert_located, mutated_modules, mutations
 from xla_runtime.client import load_module
 from xla_runtime.errors import HloParseError, HloVerifierError
 from xla_runtime.hlo import parse_hlo
@@ -76,44 +76,11 @@ SOURCES = BUILTIN + _corpus_texts()
 ALPHABET = '{}()[],=%:"-_x0123456789abcdefghijklmnopqrstuvwxyz .<>?/*\n'
 NUMBERS = ["0", "1", "2", "-1", "-0", "7", "64", "255", "65536", "1.5", "1e6", "1e400", "nan", "-inf",
            "18446744073709551616", "-9223372036854775809", "99999999999999999999999"]
-_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+mutation = mutations(ALPHABET, NUMBERS)
 
 
-@st.composite
-def mutation(draw, text: str) -> str:
-    n = len(text)
-    kind = draw(st.sampled_from(["truncate", "delete", "duplicate", "swap", "insert", "number", "drop_line"]))
-    a = draw(st.integers(0, n))
-    b = min(n, a + draw(st.integers(1, 40)))
-    if kind == "truncate":
-        return text[:a]
-    if kind == "delete":
-        return text[:a] + text[b:]
-    if kind == "duplicate":
-        return text[:b] + text[a:b] + text[b:]
-    if kind == "swap":
-        c = draw(st.integers(b, n))
-        d = min(n, c + draw(st.integers(1, 40)))
-        return text[:a] + text[c:d] + text[b:c] + text[a:b] + text[d:]
-    if kind == "insert":
-        return text[:a] + draw(st.text(ALPHABET, min_size=1, max_size=4)) + text[a:]
-    if kind == "number":
-        numbers = list(_NUM.finditer(text))
-        if not numbers:
-            return text
-        m = numbers[draw(st.integers(0, len(numbers) - 1))]
-        return text[:m.start()] + draw(st.sampled_from(NUMBERS)) + text[m.end():]
-    lines = text.split("\n")       # drop_line
-    del lines[draw(st.integers(0, len(lines) - 1))]
-    return "\n".join(lines)
-
-
-@st.composite
-def mutated_module(draw) -> str:
-    text = draw(st.sampled_from(SOURCES))
-    for _ in range(draw(st.integers(1, 3))):
-        text = draw(mutation(text))
-    return text
+def mutated_module():
+    return mutated_modules(SOURCES, mutation)
 
 
 def check_load(text: str) -> None:
@@ -123,10 +90,7 @@ def check_load(text: str) -> None:
         try:
             load_module(text)
         except HloParseError as e:
-            lines = text.split("\n")
-            assert 1 <= e.line <= len(lines), f"line {e.line} outside the text: {e}"
-            assert 1 <= e.column <= len(lines[e.line - 1]) + 1, f"column {e.column} outside line {e.line}: {e}"
-            assert str(e).startswith(f"{e.line}:{e.column}: ")
+            assert_located(e, text)
         except HloVerifierError:
             pass
         try:

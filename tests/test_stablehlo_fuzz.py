@@ -4,11 +4,11 @@ that parses back to the same module. Sources are the hand-written modules of
 test_stablehlo_parser.py and the corpus' module.mlir files (when present). Derandomized."""
 from __future__ import annotations
 
-import re
 import warnings
 
 import pytest
 from conformance import ROOT, case_names
+from fuzzing import assert_located, mutated_modules, mutations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_stablehlo_parser import GENERIC, LOCATED, NESTED
@@ -35,47 +35,11 @@ NUMBERS = ["0", "1", "-1", "2", "64", "255", "1.5", "1e6", "1e400", "0x7FC00000"
            "18446744073709551616", "-9223372036854775809", "99999999999999999999999"]
 TOKENS = ["tensor<", "dense<", "array<i64: ", "loc(", "#loc", "%0#1", "%arg0", "stablehlo.", "func.call",
           "->", "complex<f32>", "!stablehlo.token", "i1", "ui8", "^bb0(", "({", "})"]
-_NUM = re.compile(r"-?\d+(?:\.\d+)?")
+mutation = mutations(ALPHABET, NUMBERS, TOKENS)
 
 
-@st.composite
-def mutation(draw, text: str) -> str:
-    n = len(text)
-    kind = draw(st.sampled_from(["truncate", "delete", "duplicate", "swap", "insert", "token", "number",
-                                 "drop_line"]))
-    a = draw(st.integers(0, n))
-    b = min(n, a + draw(st.integers(1, 40)))
-    if kind == "truncate":
-        return text[:a]
-    if kind == "delete":
-        return text[:a] + text[b:]
-    if kind == "duplicate":
-        return text[:b] + text[a:b] + text[b:]
-    if kind == "swap":
-        c = draw(st.integers(b, n))
-        d = min(n, c + draw(st.integers(1, 40)))
-        return text[:a] + text[c:d] + text[b:c] + text[a:b] + text[d:]
-    if kind == "insert":
-        return text[:a] + draw(st.text(ALPHABET, min_size=1, max_size=4)) + text[a:]
-    if kind == "token":
-        return text[:a] + draw(st.sampled_from(TOKENS)) + text[a:]
-    if kind == "number":
-        numbers = list(_NUM.finditer(text))
-        if not numbers:
-            return text
-        m = numbers[draw(st.integers(0, len(numbers) - 1))]
-        return text[:m.start()] + draw(st.sampled_from(NUMBERS)) + text[m.end():]
-    lines = text.split("\n")       # drop_line
-    del lines[draw(st.integers(0, len(lines) - 1))]
-    return "\n".join(lines)
-
-
-@st.composite
-def mutated_module(draw) -> str:
-    text = draw(st.sampled_from(SOURCES))
-    for _ in range(draw(st.integers(1, 3))):
-        text = draw(mutation(text))
-    return text
+def mutated_module():
+    return mutated_modules(SOURCES, mutation)
 
 
 def check_load(text: str) -> None:
@@ -84,10 +48,7 @@ def check_load(text: str) -> None:
         try:
             module = load_module(text)
         except HloParseError as e:
-            lines = text.split("\n")
-            assert 1 <= e.line <= len(lines), f"line {e.line} outside the text: {e}"
-            assert 1 <= e.column <= len(lines[e.line - 1]) + 1, f"column {e.column} outside line {e.line}: {e}"
-            assert str(e).startswith(f"{e.line}:{e.column}: ")
+            assert_located(e, text)
             return
         except HloVerifierError:
             return
