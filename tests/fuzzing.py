@@ -66,3 +66,32 @@ def assert_located(e: HloParseError, text: str) -> None:
     assert 1 <= e.line <= len(lines), f"line {e.line} outside the text: {e}"
     assert 1 <= e.column <= len(lines[e.line - 1]) + 1, f"column {e.column} outside line {e.line}: {e}"
     assert str(e).startswith(f"{e.line}:{e.column}: ")
+
+
+def loader_fuzz_tests(builtin: list[str], mutated, alphabet: str, check, max_examples: int):
+    """The three tests every text loader gets: mutated modules, inserted punctuation, and a check
+    that the starting snippets are valid (a broken one would make the fuzzing vacuous). Bind the
+    returned functions to module-level ``test_*`` names."""
+    import pytest
+    from hypothesis import HealthCheck, given, settings
+
+    from xla_runtime.client import load_module
+
+    @settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(mutated)
+    def mutated_modules_fail_cleanly(text):
+        check(text)
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(st.sampled_from(builtin), st.text(alphabet, max_size=12), st.integers(0, 10_000))
+    def inserted_punctuation_fails_cleanly(text, junk, where):
+        where %= len(text) + 1
+        check(text[:where] + junk + text[where:])
+
+    @pytest.mark.parametrize("index", range(len(builtin)))
+    def builtin_sources_are_valid(index):
+        load_module(builtin[index])
+
+    return mutated_modules_fail_cleanly, inserted_punctuation_fails_cleanly, builtin_sources_are_valid

@@ -10,11 +10,9 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from conformance import ROOT, case_names
-from fuzzing import assert_located, mutated_modules, mutations
+from fuzzing import assert_located, loader_fuzz_tests, mutated_modules, mutations
 from xla_runtime.client import load_module
 from xla_runtime.errors import HloParseError, HloVerifierError
 from xla_runtime.hlo import parse_hlo
@@ -103,28 +101,8 @@ def check_load(text: str) -> None:
         assert again.to_text() == printed
 
 
-FUZZ = settings(max_examples=250, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@FUZZ
-@given(mutated_module())
-def test_mutated_modules_fail_cleanly(text):
-    check_load(text)
-
-
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(BUILTIN), st.text(ALPHABET, max_size=12), st.integers(0, 10_000))
-def test_inserted_punctuation_fails_cleanly(text, junk, where):
-    where %= len(text) + 1
-    check_load(text[:where] + junk + text[where:])
-
-
-@pytest.mark.parametrize("index", range(len(BUILTIN)))
-def test_builtin_sources_are_valid(index):
-    # mutations start from valid modules: a broken snippet would make the fuzzing vacuous
-    load_module(BUILTIN[index])
+(test_mutated_modules_fail_cleanly, test_inserted_punctuation_fails_cleanly,
+ test_builtin_sources_are_valid) = loader_fuzz_tests(BUILTIN, mutated_module(), ALPHABET, check_load, 250)
 
 
 @pytest.mark.parametrize("index", range(len(BUILTIN)))

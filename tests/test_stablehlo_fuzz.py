@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import warnings
 
-import pytest
 from conformance import ROOT, case_names
-from fuzzing import assert_located, mutated_modules, mutations
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from fuzzing import assert_located, loader_fuzz_tests, mutated_modules, mutations
 from test_stablehlo_parser import GENERIC, LOCATED, NESTED
 
 from xla_runtime.client import load_module
@@ -55,24 +52,5 @@ def check_load(text: str) -> None:
     assert parse_hlo(module.to_text()) == module
 
 
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
-
-@FUZZ
-@given(mutated_module())
-def test_mutated_modules_fail_cleanly(text):
-    check_load(text)
-
-
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(BUILTIN), st.text(ALPHABET, max_size=12), st.integers(0, 10_000))
-def test_inserted_punctuation_fails_cleanly(text, junk, where):
-    where %= len(text) + 1
-    check_load(text[:where] + junk + text[where:])
-
-
-@pytest.mark.parametrize("index", range(len(BUILTIN)))
-def test_builtin_sources_are_valid(index):
-    load_module(BUILTIN[index])
+(test_mutated_modules_fail_cleanly, test_inserted_punctuation_fails_cleanly,
+ test_builtin_sources_are_valid) = loader_fuzz_tests(BUILTIN, mutated_module(), ALPHABET, check_load, 300)
