@@ -4,8 +4,9 @@ numba, and run the result on the executor.
     module --simplify--> --fusion--> fusions --lower--> kernel IR --numba--> native kernels
 
 Fusions become kernel nodes (large ones split their outer dimension across the worker pool);
-dot and convolution are BLAS-backed nodes; any other instruction runs on the reference
-interpreter as a node of kind "fallback", which the profiler shows and ``Program.fallbacks`` counts.
+other opcodes with a native node (``lowering_rule("cpu-node", opcode)``, see ``cpu/nodes.py``:
+BLAS dot, ...) run that; any other instruction runs on the reference interpreter as a node of
+kind "fallback", which the profiler shows and ``Program.fallbacks`` counts.
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ from kernels.cpu.codegen import scratch_buffers
 from kernels.cpu.compiler import compile_kernel
 
 from .. import config
-from ..cpu.dot import DotNode, blas_dot_supported
+from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-node" rules
 from ..cpu.fusion import Fusion
 from ..cpu.lower import CannotLower, lower_fusion
 from ..executor import BufferSlice, Frame, Node
 from ..hlo.ir import HloInstruction, HloModule
 from ..interpreter import Interpreter, check_supported
+from ..ops.registry import lowering
 from ..passes import DCE, PassManager, RemoveDeadComputations, simplification_pipeline
 from . import register_backend
 from .interpreter import InstructionNode, InterpreterProgram, Lowering, _nbytes
@@ -112,9 +114,12 @@ class CpuLowering(Lowering):
             node = self.program.kernel_node(ins, operand_slots, out)
             if node is not None:
                 return node
-        if ins.opcode == "dot" and blas_dot_supported(ins):
+        native = lowering("cpu-node", ins.opcode)
+        if native is not None:
             nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
-            return DotNode(ins, operand_slots, out, nbytes)
+            node = native(ins, operand_slots, out, nbytes)
+            if node is not None:
+                return node
         node = InstructionNode(ins, operand_slots, control, out, self.interp)
         if ins.opcode in _BLAS:
             node.kind = "blas"

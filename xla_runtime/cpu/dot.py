@@ -12,6 +12,7 @@ import numpy as np
 
 from ..executor import BufferSlice, Frame, Node
 from ..hlo.ir import HloInstruction
+from ..ops.registry import lowering_rule
 
 BLAS_TYPES = frozenset({"float32", "float64", "complex64", "complex128"})
 
@@ -48,3 +49,8 @@ class DotNode(Node):
         for i in range(self.B):
             np.matmul(a[i], c[i], out=out[i])
         b[self.out_slot] = out.reshape(self.out_dims)
+
+
+@lowering_rule("cpu-node", "dot")
+def dot_node(ins: HloInstruction, operand_slots, out_slot, nbytes) -> DotNode | None:
+    return DotNode(ins, operand_slots, out_slot, nbytes) if blas_dot_supported(ins) else None
