@@ -2,6 +2,7 @@
 standard workloads, and each compiled scalar op against the reference interpreter."""
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -136,6 +137,8 @@ def _compare_backends(text, *args, exact=True):
     want = [np.asarray(b) for b in xla_runtime.Client("interpreter").compile(text).execute(*args)]
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype and g.shape == w.shape
+        if g.dtype == ml_dtypes.bfloat16:         # NumPy's testing helpers do not know its NaN
+            g, w = g.astype(np.float32), w.astype(np.float32)
         if exact or g.dtype.kind != "f":
             np.testing.assert_array_equal(g, w)
         else:
@@ -198,6 +201,129 @@ def test_compare_and_select_match_interpreter(direction):
   c = pred[{n}] compare(x, y), direction={direction}
   ROOT s = f32[{n}] select(c, x, y)""")
     _compare_backends(text, x, y)
+
+
+@pytest.mark.parametrize("direction", ["EQ", "NE", "LT", "LE", "GT", "GE"])
+@pytest.mark.parametrize("t", ["f32", "f64", "bf16"])
+def test_total_order_compare_matches_interpreter(direction, t):
+    rng = np.random.default_rng(7)
+    x = _special(np.float32, 100, rng)
+    x = np.concatenate([x, -x, [np.float32(-np.nan)]]).astype(NARROW.get(t, TYPES.get(t)))
+    y = x[::-1].copy()
+    n = x.size
+    text = hlo_module(f"""
+  x = {t}[{n}] parameter(0)
+  y = {t}[{n}] parameter(1)
+  ROOT c = pred[{n}] compare(x, y), direction={direction}, type=TOTALORDER""")
+    assert cpu(text).program.fallbacks == []
+    _compare_backends(text, x, y)
+
+
+NARROW = {"f16": np.float16, "bf16": ml_dtypes.bfloat16}
+
+
+@pytest.mark.parametrize("t", ["f16", "bf16"])
+@pytest.mark.parametrize("opcode", ["add", "subtract", "multiply", "divide", "maximum", "minimum"])
+def test_narrow_float_binary_ops_round_every_result(opcode, t):
+    # computed in float32 and rounded to the narrow type after each op, as XLA:CPU does
+    rng = np.random.default_rng(8)
+    x = np.concatenate([_special(np.float32, 300, rng), rng.standard_normal(200) * 1e-6])
+    x = np.clip(x, -6e4, 6e4).astype(NARROW[t])
+    y = x[::-1].copy()
+    n = x.size
+    text = hlo_module(f"""
+  x = {t}[{n}] parameter(0)
+  y = {t}[{n}] parameter(1)
+  a = {t}[{n}] {opcode}(x, y)
+  ROOT b = {t}[{n}] {opcode}(a, x)""")
+    exe = cpu(text)
+    assert exe.program.fallbacks == [] and len(exe.program.kernels) == 1
+    _compare_backends(text, x, y)
+
+
+@pytest.mark.parametrize("t", ["f16", "bf16"])
+@pytest.mark.parametrize("opcode", ["exponential", "tanh", "log", "sqrt", "negate", "floor"])
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_narrow_float_unary_ops_match_interpreter(opcode, t):
+    x = _special(np.float32, 300, np.random.default_rng(9)).astype(NARROW[t])
+    text = hlo_module(f"  x = {t}[{x.size}] parameter(0)\n  ROOT y = {t}[{x.size}] {opcode}(x)")
+    assert cpu(text).program.fallbacks == []
+    got = np.asarray(cpu(text).execute(x)[0]).astype(np.float32)
+    want = np.asarray(xla_runtime.Client("interpreter").compile(text).execute(x)[0]).astype(np.float32)
+    # one narrow ulp at most: the float32 value before rounding may differ by an f32 ulp
+    np.testing.assert_allclose(got, want, rtol=2.0 ** -7 if t == "bf16" else 2.0 ** -10, equal_nan=True)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
+@pytest.mark.parametrize("src,dst", [("f32", "f16"), ("f64", "f16"), ("f16", "f32"), ("f32", "bf16"),
+                                     ("f64", "bf16"), ("bf16", "f32"), ("f16", "bf16"), ("bf16", "f16"),
+                                     ("s32", "f16"), ("f16", "s32"), ("bf16", "u8"), ("pred", "bf16")])
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_narrow_float_converts_match_interpreter(src, dst):
+    rng = np.random.default_rng(10)
+    base = np.concatenate([_special(np.float64, 300, rng), rng.standard_normal(300) * 1e-5,
+                           rng.standard_normal(300) * 7e4, [65519.99, 65520.0, 2.0 ** -25, 3 * 2.0 ** -26]])
+    x = (base > 0) if src == "pred" else \
+        base.astype(NARROW.get(src, TYPES.get(src))) if src[0] in "fb" else _special(TYPES[src], 300, rng)
+    text = hlo_module(f"  x = {src}[{x.size}] parameter(0)\n  ROOT y = {dst}[{x.size}] convert(x)")
+    assert cpu(text).program.fallbacks == []
+    _compare_backends(text, x)
+
+
+@pytest.mark.parametrize("src,dst", [("f32", "s32"), ("s32", "f32"), ("f64", "u64"), ("u32", "s32")])
+def test_bitcast_convert_matches_interpreter(src, dst):
+    x = _special(TYPES[src], 200, np.random.default_rng(11))
+    text = hlo_module(f"  x = {src}[{x.size}] parameter(0)\n  ROOT y = {dst}[{x.size}] bitcast-convert(x)")
+    assert cpu(text).program.fallbacks == []
+    got = np.asarray(cpu(text).execute(x)[0])
+    assert got.dtype == TYPES[dst] and np.array_equal(got.view(np.uint8), x.view(np.uint8))
+
+
+@pytest.mark.parametrize("opcode", ["popcnt", "count-leading-zeros"])
+@pytest.mark.parametrize("t", ["s32", "u32", "s64", "u8", "s8"])
+def test_bit_counting_ops_match_interpreter(opcode, t):
+    x = _special(TYPES[t], 200, np.random.default_rng(12))
+    text = hlo_module(f"  x = {t}[{x.size}] parameter(0)\n  ROOT y = {t}[{x.size}] {opcode}(x)")
+    assert cpu(text).program.fallbacks == []
+    _compare_backends(text, x)
+
+
+def test_variadic_argmax_reduce_is_one_kernel():
+    # JAX's argmax: a (value, index) reduce whose comparator keeps the first NaN and the lowest index
+    text = """HloModule argmax
+argmax {
+  av = f32[] parameter(0)
+  ai = s32[] parameter(1)
+  bv = f32[] parameter(2)
+  bi = s32[] parameter(3)
+  gt = pred[] compare(av, bv), direction=GT
+  nan = pred[] compare(av, av), direction=NE
+  eq = pred[] compare(av, bv), direction=EQ
+  lt = pred[] compare(ai, bi), direction=LT
+  tie = pred[] and(eq, lt)
+  take_a = pred[] or(gt, nan)
+  take = pred[] or(take_a, tie)
+  v = f32[] select(take, av, bv)
+  i = s32[] select(take, ai, bi)
+  ROOT r = (f32[], s32[]) tuple(v, i)
+}
+ENTRY e {
+  x = f32[64,300] parameter(0)
+  io = s32[64,300] iota(), iota_dimension=1
+  ninf = f32[] constant(-inf)
+  zero = s32[] constant(0)
+  red = (f32[64], s32[64]) reduce(x, io, ninf, zero), dimensions={1}, to_apply=argmax
+  ROOT idx = s32[64] get-tuple-element(red), index=1
+}"""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((64, 300)).astype(np.float32)
+    x[3, 17] = np.nan
+    x[5, :] = 1.0                              # ties: the lowest index wins
+    exe = cpu(text)
+    assert exe.program.fallbacks == [] and len(exe.program.kernels) == 1
+    got = np.asarray(exe.execute(x)[0])
+    want = np.argmax(np.where(np.isnan(x), np.inf, x), axis=1)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):

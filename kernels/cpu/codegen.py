@@ -20,11 +20,24 @@ _NP = {"bool": "np.bool_", "int8": "np.int8", "int16": "np.int16", "int32": "np.
        "uint8": "np.uint8", "uint16": "np.uint16", "uint32": "np.uint32", "uint64": "np.uint64",
        "float32": "np.float32", "float64": "np.float64", "complex64": "np.complex64",
        "complex128": "np.complex128"}
-SUPPORTED_DTYPES = frozenset(_NP)
+# float16 / bfloat16 live in memory as their uint16 bits and in registers as float32 values
+# rounded to the narrow type after every operation: (bits -> float32, rounding, float32 -> bits)
+_NARROW = {"float16": ("h2f", "rf16", "f2h"), "bfloat16": ("b2f", "rbf16", "f2b")}
+SUPPORTED_DTYPES = frozenset(_NP) | frozenset(_NARROW)
+
+
+def storage_dtype(dt: str) -> str:
+    """The NumPy dtype a kernel's buffer of element type ``dt`` is passed as."""
+    return "uint16" if dt in _NARROW else dt
+
+
+def compute_dtype(dt: str) -> str:
+    """The type values of element type ``dt`` have inside a kernel."""
+    return "float32" if dt in _NARROW else dt
 
 
 def _is_float(dt: str) -> bool:
-    return dt.startswith("float")
+    return dt.startswith("float") or dt == "bfloat16"
 
 
 def _is_complex(dt: str) -> bool:
@@ -186,6 +199,31 @@ def _shift(a, t, r, attr):
     return f"shr_arith({a[0]}, {a[1]}, {bits}, {1 << (bits - 1)}, {1 << bits if bits < 64 else 0})"
 
 
+@emits("bitcast_convert")
+def _bitcast_convert(a, t, r, attr):
+    return f"bitcast({a[0]}, {_NP[r]})"
+
+
+@emits("popcnt")
+def _popcnt(a, t, r, attr):
+    return f"popcnt({a[0]})"
+
+
+@emits("clz")
+def _clz(a, t, r, attr):
+    return f"clz({a[0]})"
+
+
+def _total(symbol: str) -> Emitter:
+    # floats compare by their total-order keys (XLA's TOTALORDER: -NaN < -inf < -0 < +0 < +inf < NaN)
+    return lambda a, t, r, attr: (f"(total_key({a[0]}) {symbol} total_key({a[1]}))" if _is_float(t[0])
+                                  else f"({a[0]} {symbol} {a[1]})")
+
+
+for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
+    EMITTERS[f"{_name}_total"] = _total(_sym)
+
+
 @emits("complex")
 def _complex(a, t, r, attr):
     return f"({a[0]} + 1j * {a[1]})"
@@ -225,7 +263,7 @@ class _Emitter:
         return name
 
     def const_def(self, e: Expr) -> str:
-        ctor = _NP[e.dtype]
+        ctor = _NP[compute_dtype(e.dtype)]
         if e.dtype == "bool":
             return f"{ctor}({e.attr})"
         if _is_float(e.dtype) or _is_complex(e.dtype):
@@ -262,8 +300,10 @@ def scratch_buffers(kernel: Kernel) -> list[tuple[str, tuple[int, ...], str]]:
     if kernel.schedule == "row":
         for si, stage in enumerate(kernel.stages):
             if isinstance(stage, ReduceStage) and _lanes(stage):
-                out += [(f"p{si}_{k}", (_lanes(stage),), init.dtype) for k, init in enumerate(stage.init)]
-        out += [(f"sc{j}", tuple(kernel.stages[-1].inner), node.dtype) for j, node in enumerate(_row_scratch(kernel))]
+                out += [(f"p{si}_{k}", (_lanes(stage),), compute_dtype(init.dtype))
+                        for k, init in enumerate(stage.init)]
+        out += [(f"sc{j}", tuple(kernel.stages[-1].inner), compute_dtype(node.dtype))
+                for j, node in enumerate(_row_scratch(kernel))]
     return out
 
 
@@ -296,7 +336,7 @@ def _lanes(stage: ReduceStage) -> int:
         return 0
     if all(c.kind == "op" and op_name(c) in _REASSOCIABLE for c in stage.combine):
         return 0
-    widest = max(np.dtype(v.dtype).itemsize for v in stage.values)
+    widest = max(np.dtype(compute_dtype(v.dtype)).itemsize for v in stage.values)
     lanes = 64 // widest
     return lanes if stage.inner[-1] >= 2 * lanes else 0
 
@@ -328,7 +368,7 @@ def _column_body(kernel: Kernel, value_code) -> list[str]:
     names: dict = {}
     for k, init in enumerate(stage.init):
         v = value_code(init, names, lines, indent * (depth + 1), {})
-        lines.append(f"{indent * (depth + 1)}out{k}[{idx}] = {v}")
+        lines.append(f"{indent * (depth + 1)}out{k}[{idx}] = {_to_storage(kernel.outputs[k].dtype, v)}")
     d2 = depth
     for d, extent in enumerate(stage.inner):
         lines.append(f"{indent * d2}for i{d} in range({extent}):")
@@ -339,13 +379,18 @@ def _column_body(kernel: Kernel, value_code) -> list[str]:
     xs = [value_code(v, names, lines, ind, {}) for v in stage.values]
     env = {}
     for k in range(len(stage.init)):
-        lines.append(f"{ind}c{k} = out{k}[{idx}]")
+        dt = kernel.outputs[k].dtype
+        lines.append(f"{ind}c{k} = {_NARROW[dt][0] + '(' if dt in _NARROW else '('}out{k}[{idx}])")
         env[f"acc{k}"] = f"c{k}"
         env[f"x{k}"] = xs[k]
     new = [value_code(c, {}, lines, ind, env, combine=True) for c in stage.combine]
     for k, v in enumerate(new):
-        lines.append(f"{ind}out{k}[{idx}] = {v}")
+        lines.append(f"{ind}out{k}[{idx}] = {_to_storage(kernel.outputs[k].dtype, v)}")
     return lines
+
+
+def _to_storage(dt: str, code: str) -> str:
+    return f"{_NARROW[dt][2]}({code})" if dt in _NARROW else code
 
 
 def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
@@ -392,6 +437,8 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                 continue
             if k == "load":
                 code = f"in{node.attr}[{_subscript(names[i] for i in node.args)}]"
+                if node.dtype in _NARROW:
+                    code = f"{_NARROW[node.dtype][0]}({code})"
             else:
                 name = op_name(node)
                 emit = EMITTERS.get(name)
@@ -399,10 +446,13 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                     raise NotImplementedError(f"no CPU code for scalar op {name!r}")
                 attr = name if name in ("and", "or", "xor", "max", "min", "shl", "shr_logical", "shr_arith") \
                     else node.attr
-                code = emit([names[a] for a in node.args], [a.dtype for a in node.args], node.dtype, attr)
+                code = emit([names[a] for a in node.args], [compute_dtype(a.dtype) for a in node.args],
+                             compute_dtype(node.dtype), attr)
                 if combine and name in _REASSOCIABLE and _is_float(node.dtype):
                     code = f"r{name}({names[node.args[0]]}, {names[node.args[1]]})"
-                if node.dtype != INDEX or name not in ("add", "mul", "idiv", "imod", "sub"):
+                if node.dtype in _NARROW:
+                    code = f"{_NARROW[node.dtype][1]}({code})"
+                elif node.dtype != INDEX or name not in ("add", "mul", "idiv", "imod", "sub"):
                     code = f"{_NP[node.dtype]}({code})"
             t = em.fresh()
             out.append(f"{ind}{t} = {code}")
@@ -504,13 +554,14 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                     idx = [f"o{d}" for d in range(len(kernel.outer))] + [f"i{d}" for d in range(len(stage.inner))]
                 else:
                     idx = [value_code(i, names, body, ind, {}) for i in st.index]
-                body.append(f"{ind}out{st.output}[{_subscript(idx)}] = {v}")
+                body.append(f"{ind}out{st.output}[{_subscript(idx)}] = {_to_storage(kernel.outputs[st.output].dtype, v)}")
     if not any(line.strip() and not line.strip().startswith("for ") for line in body):
         body.append(f"{indent}pass")
 
     header = ["import math", "import numpy as np",
               "from kernels.cpu.scalar import (fmax, fmin, imax, imin, sdiv, srem, udiv, urem, f2i, fsign,",
-              "                                isign, round_away, logistic, shl, shr_logical, shr_arith, radd, rmul)",
+              "                                isign, round_away, logistic, shl, shr_logical, shr_arith, radd, rmul,",
+              "                                bitcast, popcnt, clz, total_key, h2f, f2h, rf16, b2f, f2b, rbf16)",
               "from kernels.vmath import (vexp, vexpm1, vlog, vlog1p, vtanh, vlogistic, verf, vsin, vcos, vpow,",
               "                           vrsqrt)", ""]
     consts = [f"{name} = {em.const_def(e)}" for e, name in em.consts.items()]

@@ -20,9 +20,9 @@ import numba
 import numpy as np
 
 from ..ir import Kernel
-from .codegen import generate, scratch_buffers
+from .codegen import generate, scratch_buffers, storage_dtype
 
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 _memory: dict[str, Callable] = {}
 _lock = threading.Lock()          # numba compilation is not thread-safe: one at a time
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
@@ -42,7 +42,7 @@ def cache_key(kernel: Kernel) -> str:
 def signature(kernel: Kernel):
     """numba signature: C-contiguous arrays (inputs, outputs, scratch; rank-0 buffers are passed as
     shape (1,)), then the int64 bounds of the first outer dimension."""
-    shapes = [(b.dtype, b.shape) for b in (*kernel.inputs, *kernel.outputs)]
+    shapes = [(storage_dtype(b.dtype), b.shape) for b in (*kernel.inputs, *kernel.outputs)]
     shapes += [(dtype, shape) for _, shape, dtype in scratch_buffers(kernel)]
     arrays = [numba.types.Array(numba.from_dtype(np.dtype(dt)), max(len(shape), 1), "C") for dt, shape in shapes]
     return numba.types.void(*arrays, numba.types.int64, numba.types.int64)

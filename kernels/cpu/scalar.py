@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import types
-from numba.extending import intrinsic, register_jitable
+from numba.extending import intrinsic, overload, register_jitable
 
 
 # Written as chains of conditional expressions (no early returns) so LLVM turns them into
@@ -165,3 +165,124 @@ def _reassoc_binop(kind):
 
 radd = _reassoc_binop("add")
 rmul = _reassoc_binop("mul")
+
+
+# -- bit-level helpers ---------------------------------------------------------------------------
+
+@intrinsic
+def bitcast(typingctx, x, ty):
+    """Reinterpret the bits of ``x`` as ``ty`` (a NumPy scalar type of the same width)."""
+    target = getattr(ty, "instance_type", None)
+    if not isinstance(x, (types.Integer, types.Float)) or not isinstance(target, (types.Integer, types.Float)) \
+            or x.bitwidth != target.bitwidth:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(target))
+    return target(x, ty), codegen
+
+
+@intrinsic
+def popcnt(typingctx, x):
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.ctpop(args[0])
+    return x(x), codegen
+
+
+@intrinsic
+def clz(typingctx, x):
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        from llvmlite import ir as llir
+        return builder.ctlz(args[0], llir.Constant(llir.IntType(1), 0))   # clz(0) = width
+    return x(x), codegen
+
+
+# -- float16 / bfloat16: stored as their uint16 bits, computed in float32, every result rounded to
+# the narrow type (what XLA:CPU's per-op upcasting does). Rounding goes through float64, which
+# holds float32 values and int32 values exactly, so a single rounding happens there.
+
+@register_jitable
+def _round_narrow(x, drop, sub_magic, min_normal, max_finite):
+    # round-half-even to (52 - drop) mantissa bits; below min_normal the quantum is fixed (the
+    # narrow type's subnormals): x + magic - magic rounds there; past max_finite: infinity
+    u = bitcast(x, np.uint64)
+    low = (np.uint64(1) << np.uint64(drop)) - np.uint64(1)
+    lsb = (u >> np.uint64(drop)) & np.uint64(1)
+    y = bitcast((u + (low >> np.uint64(1)) + lsb) & ~low, np.float64)
+    s = np.copysign((x + sub_magic) - sub_magic, x)
+    a = np.abs(x)
+    y = s if a < min_normal else y
+    y = np.copysign(np.inf, x) if np.abs(y) > max_finite else y
+    return x if x != x else y
+
+
+@register_jitable
+def rf16(x):
+    return np.float32(_round_narrow(np.float64(x), 42, 402653184.0, 6.103515625e-05, 65504.0))
+
+
+@register_jitable
+def rbf16(x):
+    # through float32 first, as XLA and ml_dtypes convert float64 to bfloat16
+    return np.float32(_round_narrow(np.float64(np.float32(x)), 45, 6.203854594147171e-25, 1.1754943508222875e-38,
+                                    3.3895313892515355e+38))
+
+
+@register_jitable
+def h2f(h):
+    u = np.int64(h)
+    m = (u & 0x7fff) << 13
+    f = bitcast(np.uint32(m), np.float32) * np.float32(5.192296858534828e+33)    # 2**112: rebias
+    f = bitcast(np.uint32(m | 0x7f800000), np.float32) if (u & 0x7c00) == 0x7c00 else f
+    return -f if u & 0x8000 else f
+
+
+@register_jitable
+def f2h(x):
+    # x is a float16 value held in float32 (already rounded): an exact re-encoding
+    u = np.int64(bitcast(x, np.uint32))
+    a = np.abs(x)
+    b = u & 0x7fffffff
+    h = (b >> 13) - 0x1c000
+    h = np.int64(a * np.float32(16777216.0)) if a < np.float32(6.103515625e-05) else h
+    h = 0x7c00 if a == np.inf else h
+    h = (0x7e00 | ((b >> 13) & 0x3ff)) if x != x else h
+    return np.uint16(h | ((u >> 16) & 0x8000))
+
+
+@register_jitable
+def b2f(h):
+    return bitcast(np.uint32(np.int64(h) << 16), np.float32)
+
+
+@register_jitable
+def f2b(x):
+    u = np.int64(bitcast(x, np.uint32))
+    return np.uint16(((u >> 16) | 0x40) if x != x else (u >> 16))
+
+
+
+def total_key(x):
+    """An integer whose order is the total order of floats: negative values get their magnitude
+    bits flipped, so larger magnitudes sort lower (-NaN < -inf < -0.0 < +0.0 < inf < NaN)."""
+    raise NotImplementedError("only callable from numba code")
+
+
+@overload(total_key)
+def _total_key(x):
+    if isinstance(x, types.Float) and x.bitwidth == 64:
+        def impl(x):
+            i = bitcast(x, np.int64)
+            return i ^ ((i >> np.int64(63)) & np.int64(0x7fffffffffffffff))
+        return impl
+    if isinstance(x, types.Float):
+        def impl(x):
+            i = np.int64(bitcast(np.float32(x), np.int32))
+            return i ^ ((i >> np.int64(31)) & np.int64(0x7fffffff))
+        return impl

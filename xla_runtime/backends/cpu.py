@@ -35,6 +35,7 @@ from .interpreter import InstructionNode, InterpreterProgram, Lowering, _nbytes
 _BOOKKEEPING = frozenset({"parameter", "constant", "tuple", "get-tuple-element", "after-all",
                           "add-dependency", "optimization-barrier", "partition-id", "replica-id"})
 _BLAS = frozenset({"dot", "convolution"})
+_NARROW = frozenset({"float16", "bfloat16"})     # passed to kernels as uint16 bits
 SPLIT_BYTES = 1 << 20    # kernels touching more than this split their outer loop across threads
 
 
@@ -68,7 +69,7 @@ class KernelNode(Node):
         b = frame.buffers
         args = [_as_kernel_array(b[slot]) if slot is not None else const for slot, const in self.inputs]
         outs = [np.empty(shape if shape else (1,), dtype) for shape, dtype in self.out_specs]
-        args += outs
+        args += [_as_kernel_array(o) for o in outs]
         parts = min(frame.pool.num_threads, self.extent) if self.split else 1
         if parts <= 1:
             self.fn(*args, *self._scratch(), 0, self.extent)
@@ -100,8 +101,10 @@ class KernelNode(Node):
 def _as_kernel_array(a):
     a = np.asarray(a)
     if a.ndim == 0:
-        return a.reshape(1)
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+        a = a.reshape(1)
+    elif not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)
+    return a.view(np.uint16) if a.dtype.name in _NARROW else a     # kernels take their bits
 
 
 class CpuLowering(Lowering):

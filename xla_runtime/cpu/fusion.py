@@ -22,12 +22,13 @@ from ..passes.utils import Namer, has_side_effect, replace_all_uses
 from .lower import BACKEND, CannotLower, lower_fusion
 
 _INDEX_MAPS = frozenset({"broadcast", "reshape", "transpose", "slice", "concatenate", "pad", "iota",
-                         "convert", "select", "reverse", "dynamic-slice", "bitcast", "copy", "clamp",
-                         "compare", "constant"})
+                         "convert", "bitcast-convert", "select", "reverse", "dynamic-slice", "bitcast", "copy",
+                         "clamp", "compare", "constant"})
 
 
 def fusible(ins: HloInstruction) -> bool:
-    if not ins.shape.is_array or has_side_effect(ins) or lowering(BACKEND, ins.opcode) is None:
+    if not (ins.shape.is_array or ins.opcode == "reduce") or has_side_effect(ins) \
+            or lowering(BACKEND, ins.opcode) is None:
         return False
     d = REGISTRY.get(ins.opcode)
     return ins.opcode in _INDEX_MAPS or ins.opcode == "reduce" or (d is not None and d.elementwise)
@@ -42,6 +43,16 @@ def cheap(ins: HloInstruction) -> bool:
     if ins.opcode == "broadcast":
         return cheap(ins.operands[0]) or ins.operands[0].shape.rank == 0
     return False
+
+
+def _cheap_producers(ins: HloInstruction, allowed) -> list[HloInstruction]:
+    out, stack = [], list(ins.operands)
+    while stack:
+        o = stack.pop()
+        if o in allowed and cheap(o) and o not in out:
+            out.append(o)
+            stack += o.operands
+    return out
 
 
 def computations_run_as_graphs(module: HloModule) -> list[HloComputation]:
@@ -84,6 +95,8 @@ class Fusion(HloPass):
             # constants are not kernels of their own: consumers read them (scalars inline)
             if ins in group_of or ins.opcode == "constant" or not fusible(ins):
                 continue
+            if cheap(ins) and ins is not comp.root and users[ins] and all(u in group_of for u in users[ins]):
+                continue        # duplicated into every consumer: as a root it would orphan its operands
             gid = len(groups)
             members = [ins]
             group_of[ins] = gid
@@ -151,12 +164,15 @@ class Fusion(HloPass):
         except CannotLower:
             if len(members) == 1:
                 return False
-            # split: each member becomes its own fusion if it can, else stays as is
+            if all(m is root or cheap(m) for m in members):      # the root alone, then
+                return self._make_fusion(module, comp, [root], namer)
+            # split: each member becomes its own fusion (with the cheap producers it reads) if it
+            # can, else stays as is
             changed = False
             for m in members:
                 if m is not root and cheap(m):
                     continue
-                changed |= self._make_fusion(module, comp, [m], namer)
+                changed |= self._make_fusion(module, comp, [m] + _cheap_producers(m, member_set), namer)
             return changed
         fusion = HloInstruction(namer(f"fusion_{root.name}"), "fusion", root.shape, operands,
                                 {"kind": "kLoop" if root.opcode != "reduce" else "kInput", "calls": body})

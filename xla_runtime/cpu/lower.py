@@ -33,6 +33,13 @@ class KernelInput:
     literal: np.ndarray | None = None
 
 
+_NARROW_FLOATS = frozenset({"float16", "bfloat16"})
+
+
+def _is_float(dt: str) -> bool:
+    return dt.startswith("float") or dt == "bfloat16"
+
+
 def dtype_of(shape) -> str:
     if not shape.is_array:
         raise CannotLower(f"non-array value {shape}")
@@ -239,8 +246,9 @@ _ELEMENTWISE = {
     "ceil": "ceil", "round-nearest-even": "round_even", "round-nearest-afz": "round_away",
     "is-finite": "is_finite", "not": "not", "and": "and", "or": "or", "xor": "xor",
     "shift-left": "shl", "shift-right-logical": "shr_logical", "shift-right-arithmetic": "shr_arith",
+    "popcnt": "popcnt", "count-leading-zeros": "clz",
 }
-_INT_ONLY = {"shl", "shr_logical", "shr_arith"}
+_INT_ONLY = {"shl", "shr_logical", "shr_arith", "popcnt", "clz"}
 _FLOAT_ONLY = {"pow", "atan2", "sqrt", "rsqrt", "cbrt", "exp", "expm1", "log", "log1p", "tanh", "logistic",
                "erf", "sin", "cos", "tan", "floor", "ceil", "round_even", "round_away", "is_finite"}
 
@@ -256,7 +264,7 @@ def _elementwise(b: KernelBuilder, ins, index):
     name = _ELEMENTWISE[ins.opcode]
     dt = dtype_of(ins.shape)
     src = dtype_of(ins.operands[0].shape)
-    if name in _FLOAT_ONLY and not src.startswith("float"):
+    if name in _FLOAT_ONLY and not _is_float(src):
         raise CannotLower(f"{ins.opcode} on {src}")
     if name in _INT_ONLY and not src.startswith(("int", "uint")):
         raise CannotLower(f"{ins.opcode} on {src}")
@@ -271,11 +279,21 @@ _DIRECTIONS = {"EQ": "eq", "NE": "ne", "LT": "lt", "LE": "le", "GT": "gt", "GE":
 
 @lowering_rule(BACKEND, "compare")
 def _compare(b: KernelBuilder, ins, index):
-    if ins.attr("type") == "TOTALORDER":
-        raise CannotLower("total-order compare")
     dtype_of(ins.operands[0].shape)
     a, c = (b.value(o, index) for o in ins.operands)
-    return ir.op(_DIRECTIONS[ins.attr("direction")], "bool", a, c)
+    name = _DIRECTIONS[ins.attr("direction")]
+    return ir.op(f"{name}_total" if ins.attr("type") == "TOTALORDER" else name, "bool", a, c)
+
+
+@lowering_rule(BACKEND, "bitcast-convert")
+def _bitcast_convert(b: KernelBuilder, ins, index):
+    src, dst = dtype_of(ins.operands[0].shape), dtype_of(ins.shape)
+    if _NARROW_FLOATS & {src, dst} or "bool" in (src, dst):
+        raise CannotLower(f"bitcast-convert {src} -> {dst}")
+    if np.dtype(src).itemsize != np.dtype(dst).itemsize or ins.shape.dims != ins.operands[0].shape.dims:
+        raise CannotLower("bitcast-convert between types of different widths")
+    x = b.value(ins.operands[0], index)
+    return x if src == dst else ir.op("bitcast_convert", dst, x)
 
 
 @lowering_rule(BACKEND, "select")
