@@ -339,15 +339,16 @@ def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):
         "exe = xla_runtime.Client('cpu').compile(SOFTMAX)\n"
         "y = np.asarray(exe.execute(np.ones((64, 300), np.float32))[0])\n"
         "assert abs(y.sum() - 64) < 1e-3\n"
-        "print(compiler.stats['compiled'], compiler.stats['disk_hits'])\n")
+        "print(compiler.stats['compiled'], compiler.stats['disk_hits'], 'numba' in sys.modules)\n")
     env = dict(os.environ, XRT_CACHE_DIR=str(tmp_path))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     runs = [subprocess.run([sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True,
                            timeout=600) for _ in range(2)]
     for r in runs:
         assert r.returncode == 0, r.stderr
-    assert runs[0].stdout.split() == ["1", "0"]
-    assert runs[1].stdout.split() == ["0", "1"]
+    assert runs[0].stdout.split() == ["1", "0", "True"]
+    # the second process links the cached object code: numba is not even imported
+    assert runs[1].stdout.split() == ["0", "1", "False"]
 
 
 def test_corrupt_cache_entry_is_rewritten(tmp_path, monkeypatch):
@@ -356,17 +357,28 @@ def test_corrupt_cache_entry_is_rewritten(tmp_path, monkeypatch):
     compiler._memory.clear()          # an earlier test may have compiled this kernel in memory
     exe = cpu(SOFTMAX)
     (kernel,) = exe.program.kernels.values()
-    path = tmp_path / "kernels" / f"k_{compiler.cache_key(kernel)}.py"
-    assert path.exists()
-    path.write_text(path.read_text()[:50])               # truncated by a crash, say
+    path = tmp_path / "kernels" / f"k_{compiler.cache_key(kernel)}.o"
+    good = path.read_bytes()
+    assert compiler._read_entry(str(path)) is not None
+    for damaged in (good[:len(good) // 2],                           # truncated by a crash, say
+                    good[:-10] + bytes(10),                          # bytes overwritten
+                    b"garbage"):
+        path.write_bytes(damaged)
+        assert compiler._read_entry(str(path)) is None
+        compiler._memory.clear()
+        before = compiler.stats["compiled"]
+        fn = compiler.compile_kernel(kernel, str(tmp_path))
+        assert compiler.stats["compiled"] == before + 1              # detected: compiled again
+        assert compiler._read_entry(str(path)) is not None           # and rewritten whole
+        x = np.random.default_rng(7).standard_normal((64, 300)).astype(np.float32)
+        out = np.empty_like(x)
+        scratch = [np.empty(shape, dtype) for _, shape, dtype in compiler.scratch_buffers(kernel)]
+        fn(x, out, *scratch, 0, 64)
+        np.testing.assert_allclose(out.sum(axis=1), np.ones(64), rtol=1e-5)
     compiler._memory.clear()
-    fn = compiler.compile_kernel(kernel, str(tmp_path))
-    assert path.read_text() == compiler.generate(kernel)
-    x = np.random.default_rng(7).standard_normal((64, 300)).astype(np.float32)
-    out = np.empty_like(x)
-    scratch = [np.empty(shape, dtype) for _, shape, dtype in compiler.scratch_buffers(kernel)]
-    fn(x, out, *scratch, 0, 64)
-    np.testing.assert_allclose(out.sum(axis=1), np.ones(64), rtol=1e-5)
+    before = compiler.stats["disk_hits"]
+    compiler.compile_kernel(kernel, str(tmp_path))
+    assert compiler.stats["disk_hits"] == before + 1                 # the rewritten entry loads
 
 
 @pytest.mark.parametrize("spec", [

@@ -1,8 +1,9 @@
 """Kernel IR -> Python source for numba (one module per kernel).
 
-The generated function is ``kernel(in0, ..., out0, ..., start, stop)``: loops over the outer space
-(the first outer dimension restricted to [start, stop), so the runtime can split it across
-threads), then the stages. Every scalar value is a local variable; expressions that depend only on
+The generated function is ``kernel(in0, ..., out0, ..., start, stop)``, each array passed as its
+PyObject pointer and viewed with its static shape (so it compiles to a C-callable function). It loops over
+the outer space (the first outer dimension restricted to [start, stop), so the runtime can split
+it across threads), then the stages. Every scalar value is a local variable; expressions that depend only on
 outer indices are computed once per outer index, before the stage loops; constants are module
 globals (numba freezes them). Each operation's result is wrapped in its NumPy type constructor, so
 numba's integer promotion never widens a value behind our back.
@@ -24,6 +25,19 @@ _NP = {"bool": "np.bool_", "int8": "np.int8", "int16": "np.int16", "int32": "np.
 # rounded to the narrow type after every operation: (bits -> float32, rounding, float32 -> bits)
 _NARROW = {"float16": ("h2f", "rf16", "f2h"), "bfloat16": ("b2f", "rbf16", "f2b")}
 SUPPORTED_DTYPES = frozenset(_NP) | frozenset(_NARROW)
+
+
+def _array_data_offset() -> int:
+    """Where a NumPy array object keeps its data pointer (right after the object header)."""
+    import ctypes
+    probe = np.empty(1)
+    for offset in range(8, 64, 8):
+        if ctypes.c_void_p.from_address(id(probe) + offset).value == probe.ctypes.data:
+            return offset
+    raise RuntimeError("cannot find the data pointer in a NumPy array object")
+
+
+ARRAY_DATA_OFFSET = _array_data_offset()
 
 
 def storage_dtype(dt: str) -> str:
@@ -397,15 +411,19 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
     """Python source of a module defining ``fn_name`` for ``kernel`` (not yet jitted)."""
     kernel.validate()
     em = _Emitter(kernel)
-    n_in, n_out = len(kernel.inputs), len(kernel.outputs)
-    args = [f"in{i}" for i in range(n_in)] + [f"out{i}" for i in range(n_out)] + \
-        [name for name, _, _ in scratch_buffers(kernel)] + ["start", "stop"]
+    # the function takes the arrays' PyObject pointers (a C-callable kernel), reads their data
+    # pointers and views them with their static shapes (rank-0 buffers as shape (1,))
+    arrays = [(f"in{i}", b.shape, storage_dtype(b.dtype)) for i, b in enumerate(kernel.inputs)] + \
+        [(f"out{i}", b.shape, storage_dtype(b.dtype)) for i, b in enumerate(kernel.outputs)] + \
+        scratch_buffers(kernel)
+    args = [f"obj_{name}" for name, _, _ in arrays] + ["start", "stop"]
     body: list[str] = []
     deps_memo: dict = {}
     outer_names: dict[Expr, str] = {}    # values computed at outer level, shared by stages
 
     indent = "    "
-    entry: list[str] = []                # statements before the outer loops (scratch buffers)
+    entry: list[str] = [f"    {name} = carray(array_data(obj_{name}, {_NP[dt]}, {ARRAY_DATA_OFFSET}), "
+                        f"{tuple(shape) or (1,)})" for name, shape, dt in arrays]
     depth = 1
     for d, extent in enumerate(kernel.outer):
         rng = "range(start, stop)" if d == 0 else f"range({extent})"
@@ -558,10 +576,11 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
     if not any(line.strip() and not line.strip().startswith("for ") for line in body):
         body.append(f"{indent}pass")
 
-    header = ["import math", "import numpy as np",
+    header = ["import math", "import numpy as np", "from numba import carray",
               "from kernels.cpu.scalar import (fmax, fmin, imax, imin, sdiv, srem, udiv, urem, f2i, fsign,",
               "                                isign, round_away, logistic, shl, shr_logical, shr_arith, radd, rmul,",
-              "                                bitcast, popcnt, clz, total_key, h2f, f2h, rf16, b2f, f2b, rbf16)",
+              "                                bitcast, popcnt, clz, total_key, h2f, f2h, rf16, b2f, f2b, rbf16,",
+              "                                array_data)",
               "from kernels.vmath import (vexp, vexpm1, vlog, vlog1p, vtanh, vlogistic, verf, vsin, vcos, vpow,",
               "                           vrsqrt)", ""]
     consts = [f"{name} = {em.const_def(e)}" for e, name in em.consts.items()]

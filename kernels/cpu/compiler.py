@@ -1,14 +1,16 @@
-"""Compile kernel IR to native code with numba, with an in-process and an on-disk cache.
+"""Compile kernel IR to native code, with an in-process and an on-disk cache.
 
-Generated source is written to a real module file named by the hash of (kernel key, generator
-version, numba/llvmlite/numpy versions, CPU), so numba's own ``cache=True`` keeps the machine code
-next to it and a second process loads it without compiling. Files are written atomically; an entry
-whose source no longer matches its name (truncated, edited) is rewritten.
+numba compiles the generated source once, as a C-callable function taking raw pointers; its object
+code is written to the cache under the hash of (kernel key, generator version, numba/llvmlite/numpy
+versions, CPU). A later process links that object with llvmlite and never imports numba: numba's
+first compilation in a process initialises its registries, which alone costs about a second here.
+Entries are written atomically and carry a checksum; a damaged entry is recompiled and rewritten.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import importlib.util
+import importlib.metadata
 import os
 import sys
 import tempfile
@@ -16,41 +18,43 @@ import threading
 from typing import Callable
 
 import llvmlite
-import numba
 import numpy as np
 
 from ..ir import Kernel
-from .codegen import generate, scratch_buffers, storage_dtype
+from . import native
+from .codegen import ARRAY_DATA_OFFSET, generate, scratch_buffers
 
-GENERATOR_VERSION = "7"
+GENERATOR_VERSION = "9"
 _memory: dict[str, Callable] = {}
 _lock = threading.Lock()          # numba compilation is not thread-safe: one at a time
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
 
 
-def _machine() -> str:
+@functools.cache
+def _environment() -> str:
+    """What compiled code depends on besides the kernel: tool versions (read without importing
+    numba) and the CPU."""
     import llvmlite.binding as ll
-    return f"{ll.get_host_cpu_name()}:{ll.get_host_cpu_features().flatten()}"
+    return "|".join([GENERATOR_VERSION, importlib.metadata.version("numba"), llvmlite.__version__,
+                     np.__version__, sys.version.split()[0], str(ARRAY_DATA_OFFSET), ll.get_host_cpu_name(),
+                     ll.get_host_cpu_features().flatten()])
 
 
 def cache_key(kernel: Kernel) -> str:
-    text = "|".join([kernel.key(), GENERATOR_VERSION, numba.__version__, llvmlite.__version__,
-                     np.__version__, _machine(), sys.version.split()[0]])
+    text = kernel.key() + "|" + _environment()
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def signature(kernel: Kernel):
-    """numba signature: C-contiguous arrays (inputs, outputs, scratch; rank-0 buffers are passed as
-    shape (1,)), then the int64 bounds of the first outer dimension."""
-    shapes = [(storage_dtype(b.dtype), b.shape) for b in (*kernel.inputs, *kernel.outputs)]
-    shapes += [(dtype, shape) for _, shape, dtype in scratch_buffers(kernel)]
-    arrays = [numba.types.Array(numba.from_dtype(np.dtype(dt)), max(len(shape), 1), "C") for dt, shape in shapes]
-    return numba.types.void(*arrays, numba.types.int64, numba.types.int64)
+def _pointer_signature(nargs: int):
+    """numba signature: one array object pointer per buffer (inputs, outputs, scratch), then the
+    int64 bounds of the first outer dimension."""
+    import numba
+    return numba.types.void(*([numba.types.voidptr] * nargs), numba.types.int64, numba.types.int64)
 
 
 def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: bool = False) -> Callable:
-    """The compiled function for ``kernel``: ``fn(*inputs, *outputs, start, stop)`` (compiled now,
-    for the signature above, not at first call)."""
+    """The native function for ``kernel``: ``fn(*inputs, *outputs, *scratch, start, stop)`` with
+    C-contiguous arrays (compiled or loaded now, not at first call)."""
     key = cache_key(kernel)
     fn = _memory.get(key)
     if fn is not None:
@@ -59,51 +63,66 @@ def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: b
     with _lock:
         fn = _memory.get(key)
         if fn is None:
-            source = generate(kernel)
+            nargs = len(kernel.inputs) + len(kernel.outputs) + len(scratch_buffers(kernel))
+            path = os.path.join(cache_dir, "kernels", f"k_{key}.o") if cache_dir else None
+            entry = _read_entry(path) if path else None
+            if entry is not None:
+                try:
+                    address, owner = native.load_object(entry[1], entry[0])
+                    stats["disk_hits"] += 1
+                    fn = _memory[key] = native.NativeKernel(address, nargs, owner)
+                    return fn
+                except (OSError, RuntimeError):
+                    pass                  # unloadable (e.g. another LLVM): compile it again
+            source = generate(kernel, f"k_{key}")
             if debug_source:
                 print(f"# ---- kernel {kernel.name} ({key}) ----\n{source}", file=sys.stderr)
-            # strict IEEE everywhere (vmath relies on it); reductions reassociate per instruction
-            flags = {"nogil": True, "error_model": "numpy"}
-            fn = _load(key, source, cache_dir, signature(kernel), flags)
-            _memory[key] = fn
+            cfunc, obj = _compile(source, f"k_{key}", _pointer_signature(nargs))
+            stats["compiled"] += 1
+            if path:
+                try:
+                    _write_entry(path, cfunc.native_name, obj)
+                except OSError:
+                    pass          # unwritable cache directory: this process still has the code
+            fn = _memory[key] = native.NativeKernel(cfunc.address, nargs, cfunc)
     return fn
 
 
-def _load(key: str, source: str, cache_dir: str | None, sig, flags: dict) -> Callable:
-    if cache_dir:
-        try:
-            path = _write_module(cache_dir, key, source)
-            name = f"xrt_kernel_{key}"
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module     # numba's cached code refers back to its module by name
-            spec.loader.exec_module(module)
-            fn = numba.njit(sig, cache=True, **flags)(module.kernel)
-            if sum(fn.stats.cache_hits.values()):
-                stats["disk_hits"] += 1          # machine code loaded, nothing compiled
-            else:
-                stats["compiled"] += 1
-            return fn
-        except OSError:
-            pass   # unwritable cache directory: compile in memory
+def _compile(source: str, name: str, sig):
+    import numba
     namespace: dict = {}
-    exec(compile(source, f"<kernel {key}>", "exec"), namespace)
-    stats["compiled"] += 1
-    return numba.njit(sig, **flags)(namespace["kernel"])
+    exec(compile(source, f"<kernel {name}>", "exec"), namespace)
+    # strict IEEE everywhere (vmath relies on it); reductions reassociate per instruction
+    cfunc = numba.cfunc(sig, nogil=True, error_model="numpy")(namespace[name])
+    library = cfunc._library
+    obj = library._codegen._tm.emit_object(library._final_module)   # the optimised module, as ELF
+    return cfunc, obj
 
 
-def _write_module(cache_dir: str, key: str, source: str) -> str:
-    directory = os.path.join(cache_dir, "kernels")
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"k_{key}.py")
-    try:
-        with open(path, encoding="utf-8") as f:
-            if f.read() == source:
-                return path
-    except (OSError, UnicodeDecodeError):
-        pass
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(source)
+_MAGIC = b"xrt-kernel-1\n"
+
+
+def _write_entry(path: str, symbol: str, obj: bytes) -> None:
+    payload = symbol.encode() + b"\0" + obj
+    data = _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     os.replace(tmp, path)      # atomic: readers see the old file or the new one, never half
-    return path
+
+
+def _read_entry(path: str) -> tuple[str, bytes] | None:
+    """(symbol, object code), or None when the entry is missing or damaged."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data.startswith(_MAGIC):
+        return None
+    digest, _, payload = data[len(_MAGIC):].partition(b"\n")
+    if hashlib.sha256(payload).hexdigest().encode() != digest or b"\0" not in payload:
+        return None
+    symbol, _, obj = payload.partition(b"\0")
+    return symbol.decode(), obj

@@ -286,3 +286,22 @@ def _total_key(x):
             i = np.int64(bitcast(np.float32(x), np.int32))
             return i ^ ((i >> np.int64(31)) & np.int64(0x7fffffff))
         return impl
+
+
+@intrinsic
+def array_data(typingctx, obj, ty, offset):
+    """The data pointer of the NumPy array whose PyObject* is ``obj`` (read at byte ``offset``, where
+    PyArrayObject keeps it right after the object header), typed as a pointer to ``ty``. Kernels
+    take their arrays this way: passing objects through ctypes costs far less than asking each
+    array for its address."""
+    target = getattr(ty, "instance_type", None)
+    if obj != types.voidptr or target is None or not isinstance(offset, types.IntegerLiteral):
+        return None
+    at = offset.literal_value
+
+    def codegen(context, builder, sig, args):
+        from llvmlite import ir as llir
+        i8p = llir.IntType(8).as_pointer()
+        slot = builder.bitcast(builder.gep(args[0], [llir.Constant(llir.IntType(64), at)]), i8p.as_pointer())
+        return builder.bitcast(builder.load(slot), context.get_value_type(types.CPointer(target)))
+    return types.CPointer(target)(obj, ty, offset), codegen

@@ -1,0 +1,59 @@
+"""Loading compiled kernels as native code and calling them, without numba.
+
+A kernel is a C function ``void k(PyArrayObject *arrays..., int64 start, int64 stop)``. Its object code
+(what numba produced when it was first compiled) is linked into the process with llvmlite's MCJIT,
+one engine per object (every object defines its own copies of the helpers numba inlined), and
+called through ctypes, which releases the GIL for the duration of the call.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+
+_init_lock = threading.Lock()
+_target_machine = None
+
+
+def _machine():
+    global _target_machine
+    with _init_lock:
+        if _target_machine is None:
+            import llvmlite.binding as ll
+            ll.initialize_native_target()
+            ll.initialize_native_asmprinter()
+            target = ll.Target.from_default_triple()
+            _target_machine = target.create_target_machine(cpu=ll.get_host_cpu_name(),
+                                                           features=ll.get_host_cpu_features().flatten(),
+                                                           jit=True)
+        return _target_machine
+
+
+def load_object(obj: bytes, symbol: str) -> tuple[int, object]:
+    """Link ``obj`` into the process; the address of ``symbol`` and the engine that owns it
+    (keep it alive as long as the code is used)."""
+    import llvmlite.binding as ll
+    engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _machine())
+    engine.add_object_file(ll.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    address = engine.get_function_address(symbol)
+    if not address:
+        raise OSError(f"symbol {symbol} not found in the kernel's object code")
+    return address, engine
+
+
+class NativeKernel:
+    """``kernel(*arrays, start, stop)`` on C-contiguous arrays of the kernel's buffer shapes and
+    dtypes. The arrays go over as object pointers (the kernel reads their data pointers), which
+    ctypes passes for a fraction of the cost of asking each array for its address."""
+    __slots__ = ("_fn", "_owner", "nargs")
+
+    def __init__(self, address: int, nargs: int, owner):
+        proto = ctypes.CFUNCTYPE(None, *([ctypes.py_object] * nargs), ctypes.c_int64, ctypes.c_int64)
+        self._fn = proto(address)
+        self._owner = owner          # the engine or numba object holding the machine code
+        self.nargs = nargs
+
+    def __call__(self, *args):
+        if len(args) != self.nargs + 2:
+            raise TypeError(f"kernel takes {self.nargs} arrays and start, stop; got {len(args)} arguments")
+        self._fn(*args)
