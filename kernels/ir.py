@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import numpy as np
+
 # element types by NumPy name (ml_dtypes names for the narrow floats)
 DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                     "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
@@ -267,6 +269,25 @@ class Kernel:
                     yield st.value
                     yield from st.index or ()
 
+    def aliasable_inputs(self) -> set[int]:
+        """Inputs the (single) output may overwrite: same shape and element width, and read only
+        at the element being written (so each element is read before it is overwritten, whatever
+        the order of the loops)."""
+        if len(self.outputs) != 1 or self.schedule != "row" or not self.stages \
+                or any(s.inner != self.stages[-1].inner for s in self.stages) \
+                or any(st.index is not None for st in self.stages[-1].stores):
+            return set()
+        here = tuple(outer(d) for d in range(len(self.outer))) + \
+            tuple(inner(d) for d in range(len(self.stages[-1].inner)))
+        seen: dict[int, set] = {}
+        for root in self.expressions():
+            for e in root.walk():
+                if e.kind == "load":
+                    seen.setdefault(e.attr, set()).add(e.args)
+        out = self.outputs[0]
+        return {k for k, idx in seen.items() if idx == {here} and self.inputs[k].shape == out.shape
+                and _width(self.inputs[k].dtype) == _width(out.dtype)}
+
     def validate(self) -> None:
         """Structural checks: loads name inputs, stores name outputs, accumulators name earlier
         reduce stages, inner indices exist in the stage that uses them."""
@@ -304,6 +325,10 @@ class Kernel:
                      and all(st.index is None and st.value == acc(0, st.output, st.value.dtype)
                              for st in self.stages[1].stores),
                      "a column schedule needs one reduce stage whose accumulators are stored as outputs")
+
+
+def _width(dtype: str) -> int:
+    return 2 if dtype in ("float16", "bfloat16") else np.dtype(dtype).itemsize
 
 
 def _require(cond: bool, message: str) -> None:

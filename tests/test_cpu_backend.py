@@ -410,12 +410,49 @@ def test_blas_dot_matches_interpreter(spec):
 def test_fused_workloads_allocate_no_intermediates():
     # softmax (and likewise layernorm and gelu) run as one kernel: no temporary arrays at all
     report = cpu(SOFTMAX).program.memory_report()
-    assert report == {"intermediates": 0, "largest_intermediate_bytes": 0, "intermediate_bytes": 0}
+    assert report["intermediates"] == report["intermediate_bytes"] == report["arena_bytes"] == 0
     unfused = cpu(hlo_module("""
   a = f32[64,64] parameter(0)
   d = f32[64,64] dot(a, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}
   ROOT e = f32[64,64] exponential(d)""")).program.memory_report()
     assert unfused["intermediates"] == 1 and unfused["largest_intermediate_bytes"] == 64 * 64 * 4
+    assert unfused["in_arena"] == 1 and unfused["arena_bytes"] == 64 * 64 * 4
+
+
+CHAIN = hlo_module("""
+  a = f32[64,64] parameter(0)
+  d = f32[64,64] dot(a, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  e = f32[64,64] exponential(d)
+  d2 = f32[64,64] dot(e, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  t = f32[64,64] tanh(d2)
+  ROOT r = f32[64,64] dot(t, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}""")
+
+
+def test_buffer_assignment_shares_an_arena_and_writes_in_place():
+    exe = cpu(CHAIN)
+    report = exe.program.memory_report()
+    # d, e, d2, t live in the arena; e is written over d and t over d2 (each dies there); e is
+    # still being read while d2 is written, so they need two blocks
+    assert report["in_arena"] == 4 and report["in_place"] == 2
+    assert report["arena_bytes"] == 2 * 64 * 64 * 4
+    x = np.random.default_rng(14).standard_normal((64, 64)).astype(np.float32) / 8
+    want = np.asarray(xla_runtime.Client("interpreter").compile(CHAIN).execute(x)[0])
+    for _ in range(3):                   # pooled arenas are reused across executions
+        np.testing.assert_allclose(np.asarray(exe.execute(x)[0]), want, rtol=2e-5, atol=1e-6)
+
+
+def test_arena_reuse_is_safe_under_concurrent_executions():
+    import concurrent.futures
+    exe = cpu(CHAIN)
+    rng = np.random.default_rng(15)
+    xs = [rng.standard_normal((64, 64)).astype(np.float32) / 8 for _ in range(8)]
+    ref = xla_runtime.Client("interpreter").compile(CHAIN)
+    wants = [np.asarray(ref.execute(x)[0]) for x in xs]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            outs = list(pool.map(lambda x: np.asarray(exe.execute(x)[0]), xs))
+            for got, want in zip(outs, wants):
+                np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
 
 
 @requires_jax

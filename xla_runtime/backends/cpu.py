@@ -21,9 +21,10 @@ from kernels.cpu.compiler import compile_kernel
 
 from .. import config
 from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-node" rules
+from ..cpu.buffers import ArenaNode, ArenaPool, assign
 from ..cpu.fusion import Fusion
 from ..cpu.lower import CannotLower, lower_fusion
-from ..executor import BufferSlice, Frame, Node
+from ..executor import BufferSlice, Frame
 from ..hlo.ir import HloInstruction, HloModule
 from ..interpreter import Interpreter, check_supported
 from ..ops.registry import lowering
@@ -48,7 +49,7 @@ def cpu_pipeline(dump_after: str | None = None, dump_to=None) -> PassManager:
     ], dump_after=dump_after, dump_to=dump_to)
 
 
-class KernelNode(Node):
+class KernelNode(ArenaNode):
     kind = "kernel"
 
     def __init__(self, ins: HloInstruction, kernel, sources, fn, operand_slots, out_slot, nbytes):
@@ -68,7 +69,7 @@ class KernelNode(Node):
     def run(self, frame: Frame):
         b = frame.buffers
         args = [_as_kernel_array(b[slot]) if slot is not None else const for slot, const in self.inputs]
-        outs = [np.empty(shape if shape else (1,), dtype) for shape, dtype in self.out_specs]
+        outs = [self.new_output(frame, k) for k in range(len(self.out_specs))]
         args += [_as_kernel_array(o) for o in outs]
         parts = min(frame.pool.num_threads, self.extent) if self.split else 1
         if parts <= 1:
@@ -89,6 +90,11 @@ class KernelNode(Node):
             frame.pool.submit(chunk, bounds[i], bounds[i + 1])
         chunk(bounds[0], bounds[1])
         return done.map(lambda _: self._publish(b, outs))
+
+    def inplace_inputs(self) -> dict[int, int]:
+        if self.tuple_result:
+            return {}
+        return {self.inputs[k][0]: 0 for k in self.kernel.aliasable_inputs() if self.inputs[k][0] is not None}
 
     def _scratch(self) -> list:
         return [np.empty(shape, dtype) for shape, dtype in self.scratch_specs]
@@ -111,6 +117,13 @@ class CpuLowering(Lowering):
     def __init__(self, interp: Interpreter, program: "CpuProgram"):
         super().__init__(interp)
         self.program = program
+
+    def arrange(self, comp, nodes, slots):
+        if comp is self.program.module.entry:
+            slot = self._slot()
+            self.program.arena_slot = slot
+            self.program.assignment = assign(nodes, slot, {slots[comp.root]})
+            self.program.arenas = ArenaPool(self.program.assignment.arena_bytes)
 
     def node_for(self, ins, operand_slots, control, out):
         if ins.opcode == "fusion":
@@ -148,7 +161,24 @@ class CpuProgram(InterpreterProgram):
         self.cache_dir = config.cache_dir() or None
         self.fallbacks: list[str] = []
         self.kernels: dict[str, object] = {}
+        self.arena_slot = None
+        self.assignment = None
+        self.arenas = None
         super().__init__(module)
+
+    def bind(self, args):
+        buffers = super().bind(args)
+        if self.assignment.placed:
+            buffers[self.arena_slot] = self.arenas.take()
+        return buffers
+
+    def results(self, buffers):
+        out = super().results(buffers)       # copies anything that is not its own memory
+        arena = buffers[self.arena_slot]
+        if arena is not None:
+            buffers[self.arena_slot] = None
+            self.arenas.give(arena)          # every node has finished with it
+        return out
 
     def make_lowering(self, interp: Interpreter) -> Lowering:
         return CpuLowering(interp, self)
@@ -156,13 +186,16 @@ class CpuProgram(InterpreterProgram):
     def memory_report(self) -> dict:
         """What the entry computation materialises besides its arguments, constants and results
         (tuples and their elements name values, they do not allocate): with everything fused
-        into one kernel, nothing."""
+        into one kernel, nothing. ``arena_bytes``: what buffer assignment packed the intermediates
+        it placed into (``in_place`` of them written over a dead input)."""
         entry = self.module.entry
         results = {entry.root} | (set(entry.root.operands) if entry.root.opcode == "tuple" else set())
         sizes = [_nbytes(i.shape) for i in entry.instructions
                  if i not in results and i.opcode not in _BOOKKEEPING]
+        a = self.assignment
         return {"intermediates": len(sizes), "largest_intermediate_bytes": max(sizes, default=0),
-                "intermediate_bytes": sum(sizes)}
+                "intermediate_bytes": sum(sizes), "arena_bytes": a.arena_bytes, "in_arena": a.placed,
+                "in_place": a.in_place}
 
     def kernel_node(self, ins: HloInstruction, operand_slots, out_slot) -> KernelNode | None:
         body = ins.attr("calls")

@@ -110,6 +110,9 @@ class Lowering:
         """The node for one (non-control-flow) instruction; other backends override this."""
         return InstructionNode(ins, operand_slots, control, out, self.interp)
 
+    def arrange(self, comp: HloComputation, nodes: list[Node], slots: dict) -> None:
+        """Last look at a computation's nodes before its graph is built (buffer assignment)."""
+
     def computation(self, comp: HloComputation) -> _Lowered:
         slots: dict[HloInstruction, int] = {}
         params = [0] * len(comp.parameters)
@@ -133,6 +136,7 @@ class Lowering:
             else:
                 node = self.node_for(ins, operand_slots, control, out)
             nodes.append(node)
+        self.arrange(comp, nodes, slots)
         graph = ExecutionGraph(nodes, sequential_max_nodes=config.sequential_nodes(),
                                small_buffer_bytes=config.small_buffer_bytes())
         return _Lowered(graph, params, slots[comp.root])

@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from ..executor import BufferSlice, Frame, Node
+from ..executor import BufferSlice, Frame
+from .buffers import ArenaNode
 from ..hlo.ir import HloInstruction
 from ..ops.registry import lowering_rule
 
@@ -22,7 +23,7 @@ def blas_dot_supported(ins: HloInstruction) -> bool:
     return len(names) == 1 and names <= BLAS_TYPES
 
 
-class DotNode(Node):
+class DotNode(ArenaNode):
     kind = "blas"
 
     def __init__(self, ins: HloInstruction, operand_slots, out_slot, nbytes):
@@ -39,13 +40,14 @@ class DotNode(Node):
         self.out_slot = out_slot
         self.out_dims = ins.shape.dims
         self.dtype = ins.shape.dtype
+        self.out_specs = [(tuple(ins.shape.dims), np.dtype(ins.shape.dtype))]
 
     def run(self, frame: Frame):
         b = frame.buffers
         lhs, rhs = b[self.slots[0]], b[self.slots[1]]
         a = np.transpose(lhs, self.lperm).reshape(self.B, self.M, self.K)
         c = np.transpose(rhs, self.rperm).reshape(self.B, self.K, self.N)
-        out = np.empty((self.B, self.M, self.N), self.dtype)
+        out = self.new_output(frame, 0).reshape(self.B, self.M, self.N)
         for i in range(self.B):
             np.matmul(a[i], c[i], out=out[i])
         b[self.out_slot] = out.reshape(self.out_dims)
