@@ -505,7 +505,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                 # as XLA's are); the partials are folded into the accumulators after the row
                 # the lane count is read from the buffer at run time: a constant trip count gets the
                 # loop fully unrolled instead of vectorized
-                entry.append(f"{indent}L{si} = p{si}_0.shape[0]")
+                entry.append(f"{indent}L{si} = array_len(obj_p{si}_0, {ARRAY_DATA_OFFSET})")
                 for k, init in enumerate(inits):
                     body.append(f"{outer_indent}p{si}_{k}[:] = {init}")
                 acc_ref = {k: f"p{si}_{k}[np.uint64(l)]" for k in range(len(inits))}
@@ -580,7 +580,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
               "from kernels.cpu.scalar import (fmax, fmin, imax, imin, sdiv, srem, udiv, urem, f2i, fsign,",
               "                                isign, round_away, logistic, shl, shr_logical, shr_arith, radd, rmul,",
               "                                bitcast, popcnt, clz, total_key, h2f, f2h, rf16, b2f, f2b, rbf16,",
-              "                                array_data)",
+              "                                array_data, array_len)",
               "from kernels.vmath import (vexp, vexpm1, vlog, vlog1p, vtanh, vlogistic, verf, vsin, vcos, vpow,",
               "                           vrsqrt)", ""]
     consts = [f"{name} = {em.const_def(e)}" for e, name in em.consts.items()]

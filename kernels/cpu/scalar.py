@@ -305,3 +305,20 @@ def array_data(typingctx, obj, ty, offset):
         slot = builder.bitcast(builder.gep(args[0], [llir.Constant(llir.IntType(64), at)]), i8p.as_pointer())
         return builder.bitcast(builder.load(slot), context.get_value_type(types.CPointer(target)))
     return types.CPointer(target)(obj, ty, offset), codegen
+
+
+@intrinsic
+def array_len(typingctx, obj, offset):
+    """The first dimension of the NumPy array whose PyObject* is ``obj`` (its ``dimensions``
+    pointer sits 16 bytes past the data pointer, which is at ``offset``): a trip count LLVM
+    cannot see as a constant, so a loop over it is vectorized rather than unrolled."""
+    if obj != types.voidptr or not isinstance(offset, types.IntegerLiteral):
+        return None
+    at = offset.literal_value + 16
+
+    def codegen(context, builder, sig, args):
+        from llvmlite import ir as llir
+        i64 = llir.IntType(64)
+        slot = builder.bitcast(builder.gep(args[0], [llir.Constant(i64, at)]), i64.as_pointer().as_pointer())
+        return builder.load(builder.load(slot))
+    return types.int64(obj, offset), codegen
