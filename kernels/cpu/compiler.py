@@ -68,7 +68,7 @@ def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: b
             entry = _read_entry(path) if path else None
             if entry is not None:
                 try:
-                    address, owner = native.load_object(entry[1], entry[0])
+                    address, owner = native.load_object(entry[2], entry[0], entry[1])
                     stats["disk_hits"] += 1
                     fn = _memory[key] = native.NativeKernel(address, nargs, owner)
                     return fn
@@ -77,11 +77,11 @@ def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: b
             source = generate(kernel, f"k_{key}")
             if debug_source:
                 print(f"# ---- kernel {kernel.name} ({key}) ----\n{source}", file=sys.stderr)
-            cfunc, obj = _compile(source, f"k_{key}", _pointer_signature(nargs))
+            cfunc, externals, obj = _compile(source, f"k_{key}", _pointer_signature(nargs))
             stats["compiled"] += 1
             if path:
                 try:
-                    _write_entry(path, cfunc.native_name, obj)
+                    _write_entry(path, cfunc.native_name, externals, obj)
                 except OSError:
                     pass          # unwritable cache directory: this process still has the code
             fn = _memory[key] = native.NativeKernel(cfunc.address, nargs, cfunc)
@@ -95,15 +95,18 @@ def _compile(source: str, name: str, sig):
     # strict IEEE everywhere (vmath relies on it); reductions reassociate per instruction
     cfunc = numba.cfunc(sig, nogil=True, error_model="numpy")(namespace[name])
     library = cfunc._library
-    obj = library._codegen._tm.emit_object(library._final_module)   # the optimised module, as ELF
-    return cfunc, obj
+    module = library._final_module
+    externals = sorted({f.name for f in module.functions if f.is_declaration and not f.name.startswith("llvm.")} |
+                       {g.name for g in module.global_variables if g.is_declaration})
+    obj = library._codegen._tm.emit_object(module)   # the optimised module, as ELF
+    return cfunc, externals, obj
 
 
-_MAGIC = b"xrt-kernel-1\n"
+_MAGIC = b"xrt-kernel-2\n"
 
 
-def _write_entry(path: str, symbol: str, obj: bytes) -> None:
-    payload = symbol.encode() + b"\0" + obj
+def _write_entry(path: str, symbol: str, externals: list[str], obj: bytes) -> None:
+    payload = symbol.encode() + b"\0" + " ".join(externals).encode() + b"\0" + obj
     data = _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
@@ -112,8 +115,8 @@ def _write_entry(path: str, symbol: str, obj: bytes) -> None:
     os.replace(tmp, path)      # atomic: readers see the old file or the new one, never half
 
 
-def _read_entry(path: str) -> tuple[str, bytes] | None:
-    """(symbol, object code), or None when the entry is missing or damaged."""
+def _read_entry(path: str) -> tuple[str, list[str], bytes] | None:
+    """(symbol, imported symbols, object code), or None when the entry is missing or damaged."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -122,7 +125,7 @@ def _read_entry(path: str) -> tuple[str, bytes] | None:
     if not data.startswith(_MAGIC):
         return None
     digest, _, payload = data[len(_MAGIC):].partition(b"\n")
-    if hashlib.sha256(payload).hexdigest().encode() != digest or b"\0" not in payload:
+    if hashlib.sha256(payload).hexdigest().encode() != digest or payload.count(b"\0") < 2:
         return None
-    symbol, _, obj = payload.partition(b"\0")
-    return symbol.decode(), obj
+    symbol, externals, obj = payload.split(b"\0", 2)
+    return symbol.decode(), externals.decode().split(), obj

@@ -21,6 +21,12 @@ def _machine():
             import llvmlite.binding as ll
             ll.initialize_native_target()
             ll.initialize_native_asmprinter()
+            # kernels call the C library (memset, memcpy) and libm (NumPy-compatible fallbacks):
+            # make their symbols resolvable by the linker (numba would do this when imported)
+            for name in ("c", "m"):
+                path = _library_path(name)
+                if path:
+                    ll.load_library_permanently(path)
             target = ll.Target.from_default_triple()
             _target_machine = target.create_target_machine(cpu=ll.get_host_cpu_name(),
                                                            features=ll.get_host_cpu_features().flatten(),
@@ -28,11 +34,37 @@ def _machine():
         return _target_machine
 
 
-def load_object(obj: bytes, symbol: str) -> tuple[int, object]:
-    """Link ``obj`` into the process; the address of ``symbol`` and the engine that owns it
-    (keep it alive as long as the code is used)."""
+def _library_path(name: str) -> str | None:
+    import ctypes.util
+    import sys
+    if sys.platform.startswith("linux"):
+        return f"lib{name}.so.6"           # glibc's sonames: no ldconfig run needed
+    return ctypes.util.find_library(name)
+
+
+# numba runtime entry points that compiled kernels reference only on their error paths (the
+# cfunc wrapper's exception reporting), which kernels never take: without numba in the process
+# they are bound to abort(), since one unresolved symbol would leave every relocation undone.
+_ERROR_PATH_ONLY = frozenset({"numba_gil_ensure", "numba_gil_release", "NRT_MemInfo_call_dtor"})
+
+
+def _resolve(externals) -> None:
     import llvmlite.binding as ll
-    engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _machine())
+    for name in externals:
+        if ll.address_of_symbol(name):
+            continue
+        if name not in _ERROR_PATH_ONLY:
+            raise OSError(f"kernel object needs {name}, which this process does not provide")
+        ll.add_symbol(name, ll.address_of_symbol("abort"))
+
+
+def load_object(obj: bytes, symbol: str, externals=()) -> tuple[int, object]:
+    """Link ``obj`` into the process; the address of ``symbol`` and the engine that owns it
+    (keep it alive as long as the code is used). ``externals``: the symbols it imports."""
+    import llvmlite.binding as ll
+    machine = _machine()
+    _resolve(externals)
+    engine = ll.create_mcjit_compiler(ll.parse_assembly(""), machine)
     engine.add_object_file(ll.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     address = engine.get_function_address(symbol)
