@@ -20,8 +20,13 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[test]"
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed
+$(VENV)/.installed-bench: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[bench]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed-bench
 	$(PY) -m xla_runtime run xla_runtime/examples/mlp.hlo --inputs xla_runtime/examples/mlp_inputs.npz
+	$(PY) -m benchmarks --quick
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest tests
