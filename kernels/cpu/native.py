@@ -21,25 +21,11 @@ def _machine():
             import llvmlite.binding as ll
             ll.initialize_native_target()
             ll.initialize_native_asmprinter()
-            # kernels call the C library (memset, memcpy) and libm (NumPy-compatible fallbacks):
-            # make their symbols resolvable by the linker (numba would do this when imported)
-            for name in ("c", "m"):
-                path = _library_path(name)
-                if path:
-                    ll.load_library_permanently(path)
             target = ll.Target.from_default_triple()
             _target_machine = target.create_target_machine(cpu=ll.get_host_cpu_name(),
                                                            features=ll.get_host_cpu_features().flatten(),
                                                            jit=True)
         return _target_machine
-
-
-def _library_path(name: str) -> str | None:
-    import ctypes.util
-    import sys
-    if sys.platform.startswith("linux"):
-        return f"lib{name}.so.6"           # glibc's sonames: no ldconfig run needed
-    return ctypes.util.find_library(name)
 
 
 # numba runtime entry points that compiled kernels reference only on their error paths (the
@@ -49,13 +35,21 @@ _ERROR_PATH_ONLY = frozenset({"numba_gil_ensure", "numba_gil_release", "NRT_MemI
 
 
 def _resolve(externals) -> None:
+    """Bind each imported symbol the linker cannot find yet to its address in this process
+    (libc, libm, the Python C API: whatever dlsym finds), else to abort() for numba's error-path
+    entry points, else refuse."""
     import llvmlite.binding as ll
+    process = ctypes.CDLL(None)
     for name in externals:
         if ll.address_of_symbol(name):
             continue
-        if name not in _ERROR_PATH_ONLY:
-            raise OSError(f"kernel object needs {name}, which this process does not provide")
-        ll.add_symbol(name, ll.address_of_symbol("abort"))
+        try:
+            address = ctypes.cast(getattr(process, name), ctypes.c_void_p).value
+        except AttributeError:
+            if name not in _ERROR_PATH_ONLY:
+                raise OSError(f"kernel object needs {name}, which this process does not provide") from None
+            address = ctypes.cast(process.abort, ctypes.c_void_p).value
+        ll.add_symbol(name, address)
 
 
 def load_object(obj: bytes, symbol: str, externals=()) -> tuple[int, object]:
