@@ -264,7 +264,10 @@ class _Execution:
         try:
             frame = Frame(program.bind([av.get() for av in self.inputs]), profiler=self.trace,
                           context=program.context())
-            with np.errstate(all="ignore"):     # see executor.pool.quiet_floating_point
+            if program.numpy_nodes:
+                with np.errstate(all="ignore"):     # see executor.pool.quiet_floating_point
+                    done = execute_graph(program.graph, frame)
+            else:                                   # native code only: nothing to silence
                 done = execute_graph(program.graph, frame)
         except Exception as e:
             return self._fail(e)

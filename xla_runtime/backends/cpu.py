@@ -22,6 +22,7 @@ from kernels.cpu.compiler import compile_kernel
 from .. import config
 from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-node" rules
 from ..cpu.buffers import ArenaNode, ArenaPool, assign
+from ..cpu.dot import DotNode
 from ..cpu.fusion import Fusion
 from ..cpu.lower import CannotLower, lower_fusion
 from ..executor import BufferSlice, Frame
@@ -57,10 +58,13 @@ class KernelNode(ArenaNode):
         self.kernel = kernel
         self.fn = fn
         self.out_slot = out_slot
-        # each kernel input: the slot of a fusion operand, or a constant array
-        self.inputs = [(operand_slots[src.param], None) if src.param is not None
-                       else (None, _as_kernel_array(src.literal)) for src in sources]
+        # each kernel input: (slot of a fusion operand or None, constant array or None,
+        # rank 0 (passed as shape (1,)), narrow float (passed as its uint16 bits))
+        self.inputs = [(operand_slots[src.param], None, not buf.shape, buf.dtype in _NARROW)
+                       if src.param is not None else (None, _as_kernel_array(src.literal), False, False)
+                       for src, buf in zip(sources, kernel.inputs)]
         self.out_specs = [(tuple(b.shape), np.dtype(b.dtype)) for b in kernel.outputs]
+        self.out_narrow = [b.dtype in _NARROW for b in kernel.outputs]
         self.scratch_specs = [(shape, np.dtype(dtype)) for _, shape, dtype in scratch_buffers(kernel)]
         self.tuple_result = ins.shape.is_tuple
         self.extent = kernel.outer[0] if kernel.outer else 1
@@ -68,9 +72,19 @@ class KernelNode(ArenaNode):
 
     def run(self, frame: Frame):
         b = frame.buffers
-        args = [_as_kernel_array(b[slot]) if slot is not None else const for slot, const in self.inputs]
+        args = []
+        for slot, const, scalar, narrow in self.inputs:     # the per-call path: keep it lean
+            if slot is None:
+                args.append(const)
+                continue
+            a = b[slot]
+            if type(a) is not np.ndarray or not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a)
+            if scalar:
+                a = a.reshape(1)
+            args.append(a.view(np.uint16) if narrow else a)
         outs = [self.new_output(frame, k) for k in range(len(self.out_specs))]
-        args += [_as_kernel_array(o) for o in outs]
+        args += [o.view(np.uint16) if narrow else o for o, narrow in zip(outs, self.out_narrow)]
         parts = min(frame.pool.num_threads, self.extent) if self.split else 1
         if parts <= 1:
             self.fn(*args, *self._scratch(), 0, self.extent)
@@ -97,7 +111,7 @@ class KernelNode(ArenaNode):
         return {self.inputs[k][0]: 0 for k in self.kernel.aliasable_inputs() if self.inputs[k][0] is not None}
 
     def _scratch(self) -> list:
-        return [np.empty(shape, dtype) for shape, dtype in self.scratch_specs]
+        return [np.empty(shape, dtype) for shape, dtype in self.scratch_specs] if self.scratch_specs else []
 
     def _publish(self, buffers, outs):
         outs = [o.reshape(shape) if o.shape != shape else o for o, (shape, _) in zip(outs, self.out_specs)]
@@ -120,6 +134,14 @@ class CpuLowering(Lowering):
 
     def arrange(self, comp, nodes, slots):
         if comp is self.program.module.entry:
+            # results computed straight into fresh arrays by kernels or BLAS, each by its own
+            # instruction, need none of the copying checks of Program.results
+            producer = {n.writes[0].buffer: n for n in nodes if n.writes}
+            root = comp.root
+            leaves = list(root.operands) if root.opcode == "tuple" else [root]
+            self.program.fresh_results = len(set(leaves)) == len(leaves) and all(
+                isinstance(producer.get(slots[i]), (KernelNode, DotNode))
+                and not getattr(producer[slots[i]], "tuple_result", False) for i in leaves)
             slot = self._slot()
             self.program.arena_slot = slot
             self.program.assignment = assign(nodes, slot, {slots[comp.root]})
@@ -162,9 +184,17 @@ class CpuProgram(InterpreterProgram):
         self.fallbacks: list[str] = []
         self.kernels: dict[str, object] = {}
         self.arena_slot = None
+        self.fresh_results = False
         self.assignment = None
         self.arenas = None
         super().__init__(module)
+        self._set_numpy_nodes()
+
+    def _set_numpy_nodes(self):
+        def native(graph):
+            return all(isinstance(n, (KernelNode, DotNode)) or n.kind == "bookkeeping" or
+                       (n.nested_graphs() and all(native(g) for g in n.nested_graphs())) for n in graph.nodes)
+        self.numpy_nodes = not native(self.graph)
 
     def bind(self, args):
         buffers = super().bind(args)
@@ -173,7 +203,11 @@ class CpuProgram(InterpreterProgram):
         return buffers
 
     def results(self, buffers):
-        out = super().results(buffers)       # copies anything that is not its own memory
+        if self.fresh_results:
+            root = buffers[self.root_slot]
+            out = list(root) if type(root) is tuple else [root]
+        else:
+            out = super().results(buffers)       # copies anything that is not its own memory
         arena = buffers[self.arena_slot]
         if arena is not None:
             buffers[self.arena_slot] = None

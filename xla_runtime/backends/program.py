@@ -15,6 +15,7 @@ class Program:
     """
     graph: ExecutionGraph
     inline: bool = False
+    numpy_nodes: bool = True      # some node runs NumPy code whose warnings must be silenced
 
     def bind(self, args: Sequence) -> list:
         raise NotImplementedError

@@ -1,4 +1,6 @@
-"""dot (dot_general) on the CPU: one BLAS gemm per batch element, written straight into the result.
+"""dot (dot_general) on the CPU: one BLAS gemm per batch element, written straight into the result;
+large products are split (by batch, else by rows) across the worker pool, each part calling
+single-threaded BLAS.
 
 Operands are viewed as (batch, rows, contraction) and (batch, contraction, cols) without copying
 where their layout allows (BLAS takes transposed operands as they are); products accumulate in the
@@ -11,11 +13,14 @@ import math
 import numpy as np
 
 from ..executor import BufferSlice, Frame
+from .blas_threads import single_threaded_blas
 from .buffers import ArenaNode
+from .parallel import run_split
 from ..hlo.ir import HloInstruction
 from ..ops.registry import lowering_rule
 
 BLAS_TYPES = frozenset({"float32", "float64", "complex64", "complex128"})
+SPLIT_FLOPS = 1 << 23      # smaller products run on one thread: handing work over costs more
 
 
 def blas_dot_supported(ins: HloInstruction) -> bool:
@@ -48,9 +53,22 @@ class DotNode(ArenaNode):
         a = np.transpose(lhs, self.lperm).reshape(self.B, self.M, self.K)
         c = np.transpose(rhs, self.rperm).reshape(self.B, self.K, self.N)
         out = self.new_output(frame, 0).reshape(self.B, self.M, self.N)
-        for i in range(self.B):
-            np.matmul(a[i], c[i], out=out[i])
-        b[self.out_slot] = out.reshape(self.out_dims)
+        by_batch = self.B > 1
+
+        def part(lo, hi):
+            # each part single-threaded: the pool provides the parallelism, and OpenBLAS's own
+            # threads would spin against ours (and against other executions)
+            with single_threaded_blas():
+                if by_batch:
+                    for i in range(lo, hi):
+                        np.matmul(a[i], c[i], out=out[i])
+                else:
+                    np.matmul(a[0, lo:hi], c[0], out=out[0, lo:hi])
+
+        def publish():
+            b[self.out_slot] = out.reshape(self.out_dims)
+        flops = 2 * self.B * self.M * self.N * self.K
+        return run_split(frame, self.B if by_batch else self.M, flops, part, publish, min_bytes=SPLIT_FLOPS)
 
 
 @lowering_rule("cpu-node", "dot")

@@ -1,8 +1,41 @@
 """Native CPU nodes for the instructions fusion leaves alone.
 
-Each module registers a factory with ``lowering_rule("cpu-node", opcode)``:
-``factory(ins, operand_slots, out_slot, nbytes) -> Node | None`` (None: this instance is not
-supported natively, the interpreter runs it as a counted fallback). Importing this module
-registers them all.
+Each module registers a factory with ``lowering_rule("cpu-node", opcode)`` (custom calls by target
+with ``custom_call_node``): ``factory(ins, operand_slots, out_slot, nbytes) -> Node | None`` (None:
+this instance is not supported natively, the interpreter runs it as a counted fallback). Importing
+this module registers them all. Modules whose kernels are numba functions are imported on first
+use: importing numba costs about half a second, which a program without those ops never pays.
 """
-from . import dot  # noqa: F401
+from __future__ import annotations
+
+import importlib
+
+from ..ops.registry import lowering, lowering_rule
+from . import conv, custom_calls, dot, select_scatter, sort, update_slice, window  # noqa: F401
+
+_LAZY = {"gather": "gather", "scatter": "scatter", "topk": "topk"}      # opcode -> module
+_LAZY_CUSTOM_CALLS = {"TopK": "topk"}                                  # target -> module
+
+
+def _load(module: str) -> None:
+    importlib.import_module(f"{__package__}.{module}")    # its decorators replace the stand-ins
+
+
+def _lazy_opcode(opcode: str, module: str):
+    def factory(ins, operand_slots, out_slot, nbytes):
+        _load(module)
+        return lowering("cpu-node", opcode)(ins, operand_slots, out_slot, nbytes)
+    lowering_rule("cpu-node", opcode)(factory)
+
+
+def _lazy_target(target: str, module: str):
+    def factory(ins, operand_slots, out_slot, nbytes):
+        _load(module)
+        return custom_calls.CUSTOM_CALL_NODES[target](ins, operand_slots, out_slot, nbytes)
+    custom_calls.custom_call_node(target)(factory)
+
+
+for _opcode, _module in _LAZY.items():
+    _lazy_opcode(_opcode, _module)
+for _target, _module in _LAZY_CUSTOM_CALLS.items():
+    _lazy_target(_target, _module)

@@ -1,0 +1,67 @@
+"""Single-threaded BLAS calls for nodes that split their work across the worker pool themselves.
+
+OpenBLAS hands every large gemm to its own helper threads, which then spin waiting for the next
+one. A node that alternates gathers and gemms on two cores (or runs while other processes use
+them) then loses to those spinning threads by 10-30x. OpenBLAS >= 0.3.27 has a per-thread thread
+count (``openblas_set_num_threads_local``); ``single_threaded_blas()`` sets it to 1 for the calling
+thread and restores it after. Where NumPy's BLAS is not an OpenBLAS with that entry point (or the
+platform has no /proc/self/maps to find it) this does nothing.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+from contextlib import contextmanager
+
+_SYMBOLS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_",
+            "scipy_openblas_set_num_threads_local")
+_setter = None
+_looked = False
+_lock = threading.Lock()
+
+
+def _find_setter():
+    import numpy  # noqa: F401 -- its BLAS must be loaded before /proc/self/maps can show it
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _SYMBOLS:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
+                return fn
+    return None
+
+
+def _get():
+    global _setter, _looked
+    if not _looked:
+        with _lock:
+            if not _looked:
+                _setter = _find_setter()
+                _looked = True
+    return _setter
+
+
+@contextmanager
+def single_threaded_blas():
+    setter = _get()
+    if setter is None:
+        yield
+        return
+    prev = setter(1)
+    try:
+        yield
+    finally:
+        setter(prev)
+
+
+def available() -> bool:
+    return _get() is not None
