@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+import xla_runtime
+
 from helpers import assert_same, jax_hlo_and_outputs, requires_jax, run_hlo
 
 ADD = """add {
@@ -101,12 +103,18 @@ def test_reduce_window_padding_stride_and_base_dilation():
     dict(dims=(1, 2, 2, 1), strides=(1, 1, 1, 1), padding="VALID", op="add"),
     dict(dims=(2, 3, 1, 1), strides=(1, 1, 1, 1), padding=((1, 0), (2, 1), (0, 0), (0, 0)), op="min",
          base_dilation=(1, 2, 1, 1), window_dilation=(2, 1, 1, 1)),
+    # an init that is not the reducer's identity: padding and dilation holes are skipped, not
+    # reduced as init values
+    dict(dims=(1, 3, 2, 1), strides=(1, 1, 1, 1), padding=((0, 0), (1, 1), (1, 0), (0, 0)), op="add1",
+         base_dilation=(1, 2, 1, 1)),
+    dict(dims=(1, 2, 3, 1), strides=(1, 2, 1, 1), padding="SAME", op="max0"),
 ])
 def test_reduce_window_matches_jax(cfg):
     import jax.numpy as jnp
     from jax import lax
     x = np.random.default_rng(0).standard_normal((2, 7, 6, 3)).astype(np.float32)
-    init, op = {"max": (-jnp.inf, lax.max), "add": (0.0, lax.add), "min": (jnp.inf, lax.min)}[cfg["op"]]
+    init, op = {"max": (-jnp.inf, lax.max), "add": (0.0, lax.add), "min": (jnp.inf, lax.min),
+                "add1": (np.float32(1), lax.add), "max0": (np.float32(0), lax.max)}[cfg["op"]]
 
     def f(x):
         return lax.reduce_window(x, init, op, cfg["dims"], cfg["strides"], cfg["padding"],
@@ -145,3 +153,21 @@ def test_cumulative_and_argmax_reductions_match_jax():
     got = run_hlo(text, x)
     for g, w in zip(got, want):
         assert_same(g, w, rtol=1e-5)
+
+
+def test_rank0_reduce_window_needs_no_window_attribute():
+    # JAX emits reduce-window on scalars without window={}: the identity window
+    text = """HloModule m
+add {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT c = f32[] add(a, b)
+}
+ENTRY e {
+  x = f32[] parameter(0)
+  i = f32[] constant(2)
+  ROOT r = f32[] reduce-window(x, i), to_apply=add
+}"""
+    for backend in ("interpreter", "cpu"):
+        got = np.asarray(xla_runtime.Client(backend).compile(text).execute(np.float32(3))[0])
+        assert got == np.float32(5)

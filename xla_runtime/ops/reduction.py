@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 
-from ..hlo.attrs import PadDim
+from ..hlo.attrs import PadDim, Window
 from ..hlo.shape import ArrayShape, TupleShape
 from .common import combine_at, combiner_fn, narrow, simple_combiner, wide
 from .control import check_call
@@ -125,7 +125,7 @@ def _reduce_window_shape(ins, shapes):
     inputs, inits = _split_variadic(shapes, "reduce-window")
     for x in inputs:
         check(x.is_array and x.dims == inputs[0].dims, "reduce-window inputs must have the same dimensions")
-    window = ins.attr("window")
+    window = ins.attr("window") or Window(())   # absent for rank-0 operands
     _check_window(window, inputs[0].rank, "reduce-window")
     _check_reducer(ins, inputs, inits, "reduce-window")
     return _result(inputs, window_output_dims(inputs[0].dims, window))
@@ -148,22 +148,26 @@ def _padded(x, init, window):
 def _eval_reduce_window(ctx, ins, args):
     n = len(args) // 2
     xs, inits = args[:n], args[n:]
-    window = ins.attr("window")
+    window = ins.attr("window") or Window(())   # absent for rank-0 operands
     out_dims = tuple(window_output_dims(xs[0].shape, window))
     padded = [_padded(x, i, window) for x, i in zip(xs, inits)]
+    # padding and dilation holes are skipped, not reduced as init values (XLA's semantics: they
+    # differ when init is not the reducer's identity)
+    valid = list(_window_views(_padded(np.ones(xs[0].shape, bool), np.array(False), window), window, out_dims))
     comp = ins.attr("to_apply")
     op = simple_combiner(comp) if n == 1 else None
     if op not in (None, "set"):
         t = ins.operands[0].shape.ptype
         fn = combiner_fn(op, t)
         acc = np.broadcast_to(wide(inits[0], t), out_dims)
-        for view in _window_views(padded[0], window, out_dims):
-            acc = fn(acc, wide(view, t))
+        for view, ok in zip(_window_views(padded[0], window, out_dims), valid):
+            acc = np.where(ok, fn(acc, wide(view, t)), acc)
         return narrow(acc, t)
     accs = [np.broadcast_to(i, out_dims).copy() for i in inits]
     views = [list(_window_views(p, window, out_dims)) for p in padded]
     for k in range(len(views[0])):
-        accs = _combine(ctx, comp, accs, [v[k] for v in views])
+        new = _combine(ctx, comp, accs, [v[k] for v in views])
+        accs = [np.where(valid[k], a_new, a) for a_new, a in zip(new, accs)]
     outs = [np.asarray(a, dtype=s.dtype).reshape(out_dims) for a, s in zip(accs, ins.shape.leaves())]
     return outs[0] if n == 1 else tuple(outs)
 
@@ -174,7 +178,7 @@ def _eval_reduce_window(ctx, ins, args):
 @shape_rule("select-and-scatter", arity=3, arrays=True)
 def _select_and_scatter_shape(ins, shapes):
     operand, source, init = shapes
-    window = ins.attr("window")
+    window = ins.attr("window") or Window(())   # absent for rank-0 operands
     _check_window(window, operand.rank, "select-and-scatter")
     check(source.dims == tuple(window_output_dims(operand.dims, window)),
           f"select-and-scatter source {source} must have the window output shape "
@@ -194,7 +198,7 @@ def _select_and_scatter_shape(ins, shapes):
 @interpreter_rule("select-and-scatter")
 def _eval_select_and_scatter(ctx, ins, args):
     operand, source, init = args
-    window = ins.attr("window")
+    window = ins.attr("window") or Window(())   # absent for rank-0 operands
     out_dims = source.shape
     # positions outside the operand (padding) are never selected: track them with index -1
     flat_index = np.arange(operand.size, dtype=np.int64).reshape(operand.shape)
