@@ -177,6 +177,29 @@ def test_transpose_pairs_and_broadcast_chains_compose():
     assert changed and "transpose" not in ops and ops.count("broadcast") == 1
 
 
+def test_transposed_dot_operands_are_folded_into_the_dimension_numbers():
+    rng = np.random.default_rng(3)
+    q, k = (rng.standard_normal((2, 5, 3)).astype(np.float32) for _ in range(2))
+    m, changed = check_pass(PassManager("p", [AlgebraicSimplifier(), DCE()]), hlo_module("""
+  q = f32[2,5,3] parameter(0)
+  k = f32[2,5,3] parameter(1)
+  kt = f32[2,3,5] transpose(k), dimensions={0,2,1}
+  qt = f32[3,2,5] transpose(q), dimensions={2,0,1}
+  ROOT s = f32[2,5,5] dot(qt, kt), lhs_batch_dims={1}, lhs_contracting_dims={0}, rhs_batch_dims={0},
+    rhs_contracting_dims={1}"""), q, k)
+    (dot,) = [i for i in m.entry.instructions if i.opcode == "dot"]
+    assert changed and "transpose" not in opcodes(m)
+    assert dot.attr("lhs_contracting_dims") == (2,) and dot.attr("rhs_contracting_dims") == (2,)
+    # a transpose that reorders the free dims stays: folding it would reorder the result
+    m, changed = check_pass(PassManager("p", [AlgebraicSimplifier(), DCE()]), hlo_module("""
+  a = f32[4,3,2] parameter(0)
+  b = f32[4,5] parameter(1)
+  at = f32[4,2,3] transpose(a), dimensions={0,2,1}
+  ROOT d = f32[2,3,5] dot(at, b), lhs_contracting_dims={0}, rhs_contracting_dims={0}"""),
+        rng.standard_normal((4, 3, 2)).astype(np.float32), rng.standard_normal((4, 5)).astype(np.float32))
+    assert "transpose" in opcodes(m)
+
+
 def test_layout_changing_copy_is_kept():
     # the copy changes the layout a later bitcast depends on: it is not an identity here
     m, changed = check_pass(AlgebraicSimplifier(), hlo_module("""

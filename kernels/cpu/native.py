@@ -11,21 +11,22 @@ import ctypes
 import threading
 
 _init_lock = threading.Lock()
-_target_machine = None
+_initialized = False
 
 
 def _machine():
-    global _target_machine
+    """A new target machine for the host CPU (an execution engine takes ownership of its target
+    machine and frees it with itself, so engines cannot share one)."""
+    global _initialized
+    import llvmlite.binding as ll
     with _init_lock:
-        if _target_machine is None:
-            import llvmlite.binding as ll
+        if not _initialized:
             ll.initialize_native_target()
             ll.initialize_native_asmprinter()
-            target = ll.Target.from_default_triple()
-            _target_machine = target.create_target_machine(cpu=ll.get_host_cpu_name(),
-                                                           features=ll.get_host_cpu_features().flatten(),
-                                                           jit=True)
-        return _target_machine
+            _initialized = True
+    target = ll.Target.from_default_triple()
+    return target.create_target_machine(cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
+                                        jit=True)
 
 
 # numba runtime entry points that compiled kernels reference only on their error paths (the

@@ -114,6 +114,34 @@ def _transpose(ctx, ins):
     return None
 
 
+@rule("dot")
+def _fold_transposed_operands(ctx, ins):
+    """dot(transpose(x), ...) -> dot(x, ...) with the dimension numbers mapped through the
+    permutation (XLA's TransposeFolding): the dot reads x in any order, the transpose is never
+    materialised. Only when the free dims keep their order, so the result is unchanged."""
+    attrs = dict(ins.attrs)
+    operands = list(ins.operands)
+    changed = False
+    for k, side in enumerate(("lhs", "rhs")):
+        t = operands[k]
+        if t.opcode != "transpose":
+            continue
+        perm = tuple(t.attr("dimensions", ()))
+        batch = tuple(attrs.get(f"{side}_batch_dims", ()))
+        contract = tuple(attrs.get(f"{side}_contracting_dims", ()))
+        free = [d for d in range(len(perm)) if d not in batch and d not in contract]
+        mapped_free = [perm[d] for d in free]
+        if mapped_free != sorted(mapped_free):
+            continue
+        attrs[f"{side}_batch_dims"] = tuple(perm[d] for d in batch)
+        attrs[f"{side}_contracting_dims"] = tuple(perm[d] for d in contract)
+        operands[k] = t.operands[0]
+        changed = True
+    if not changed:
+        return None
+    return ctx.add("dot", ins.shape, operands, **attrs)
+
+
 @rule("broadcast")
 def _broadcast(ctx, ins):
     op = _only(ins)
