@@ -456,31 +456,46 @@ def test_fused_workloads_allocate_no_intermediates():
     unfused = cpu(hlo_module("""
   a = f32[64,64] parameter(0)
   d = f32[64,64] dot(a, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}
-  ROOT e = f32[64,64] exponential(d)""")).program.memory_report()
+  t = f32[64,64] transpose(d), dimensions={1,0}
+  ROOT e = f32[64,64] exponential(t)""")).program.memory_report()
     assert unfused["intermediates"] == 1 and unfused["largest_intermediate_bytes"] == 64 * 64 * 4
     assert unfused["in_arena"] == 1 and unfused["arena_bytes"] == 64 * 64 * 4
 
 
-CHAIN = hlo_module("""
-  a = f32[64,64] parameter(0)
-  d = f32[64,64] dot(a, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}
-  e = f32[64,64] exponential(d)
-  d2 = f32[64,64] dot(e, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}
-  t = f32[64,64] tanh(d2)
-  ROOT r = f32[64,64] dot(t, a), lhs_contracting_dims={1}, rhs_contracting_dims={0}""")
+# a is read by two kernels (so it is fused into neither); c, the last reader, writes over it; each
+# dot's elementwise epilogue (d2 -> u) runs in place on the product
+CHAIN = """HloModule chain
+add {
+  p = f32[] parameter(0)
+  q = f32[] parameter(1)
+  ROOT s = f32[] add(p, q)
+}
+ENTRY main {
+  x = f32[64,64] parameter(0)
+  a = f32[64,64] exponential(x)
+  zero = f32[] constant(0)
+  b = f32[64] reduce(a, zero), dimensions={0}, to_apply=add
+  c = f32[64,64] tanh(a)
+  d = f32[64,64] dot(c, x), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  d2 = f32[64,64] dot(d, x), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  u = f32[64,64] negate(d2)
+  r = f32[64,64] dot(u, x), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  ROOT t = (f32[64], f32[64,64]) tuple(b, r)
+}"""
 
 
 def test_buffer_assignment_shares_an_arena_and_writes_in_place():
     exe = cpu(CHAIN)
     report = exe.program.memory_report()
-    # d, e, d2, t live in the arena; e is written over d and t over d2 (each dies there); e is
-    # still being read while d2 is written, so they need two blocks
-    assert report["in_arena"] == 4 and report["in_place"] == 2
+    # in the arena: a, c (over a, which dies there), d, u (the dot+negate node's result); d is still
+    # being read while u is written, so two blocks
+    assert report["in_arena"] == 4 and report["in_place"] == 1
     assert report["arena_bytes"] == 2 * 64 * 64 * 4
     x = np.random.default_rng(14).standard_normal((64, 64)).astype(np.float32) / 8
-    want = np.asarray(xla_runtime.Client("interpreter").compile(CHAIN).execute(x)[0])
+    want = [np.asarray(o) for o in xla_runtime.Client("interpreter").compile(CHAIN).execute(x)]
     for _ in range(3):                   # pooled arenas are reused across executions
-        np.testing.assert_allclose(np.asarray(exe.execute(x)[0]), want, rtol=2e-5, atol=1e-6)
+        for got, w in zip(exe.execute(x), want):
+            np.testing.assert_allclose(np.asarray(got), w, rtol=2e-5, atol=1e-6)
 
 
 def test_arena_reuse_is_safe_under_concurrent_executions():
@@ -489,10 +504,10 @@ def test_arena_reuse_is_safe_under_concurrent_executions():
     rng = np.random.default_rng(15)
     xs = [rng.standard_normal((64, 64)).astype(np.float32) / 8 for _ in range(8)]
     ref = xla_runtime.Client("interpreter").compile(CHAIN)
-    wants = [np.asarray(ref.execute(x)[0]) for x in xs]
+    wants = [np.asarray(ref.execute(x)[1]) for x in xs]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         for _ in range(3):
-            outs = list(pool.map(lambda x: np.asarray(exe.execute(x)[0]), xs))
+            outs = list(pool.map(lambda x: np.asarray(exe.execute(x)[1]), xs))
             for got, want in zip(outs, wants):
                 np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
 
@@ -515,3 +530,42 @@ def test_jax_workloads_fuse_to_one_kernel_without_intermediates(name):
     assert len(exe.program.kernels) == 1 and exe.program.fallbacks == []
     assert exe.program.memory_report()["intermediates"] == 0
     np.testing.assert_allclose(np.asarray(exe.execute(x)[0]), want, rtol=2e-6, atol=2e-6)
+
+
+EPILOGUE = hlo_module("""
+  x = f32[512,256] parameter(0)
+  w = f32[256,384] parameter(1)
+  b = f32[384] parameter(2)
+  d = f32[512,384] dot(x, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  bb = f32[512,384] broadcast(b), dimensions={1}
+  s = f32[512,384] add(d, bb)
+  zero = f32[] constant(0)
+  z = f32[512,384] broadcast(zero), dimensions={}
+  ROOT r = f32[512,384] maximum(s, z)""")
+
+
+def test_bias_and_relu_after_a_dot_run_as_its_epilogue():
+    exe = cpu(EPILOGUE)
+    (node,) = exe.program.graph.nodes                  # dot + fused bias/relu: one node
+    assert node.kind == "blas" and "+" in node.name
+    rng = np.random.default_rng(16)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((512, 256), (256, 384), (384,)))
+    want = np.maximum(x @ w + b, 0)
+    # the product is large enough to be split across the pool: each block is finished in turn
+    np.testing.assert_allclose(np.asarray(exe.execute(x, w, b)[0]), want, rtol=2e-5, atol=2e-5)
+
+
+def test_dot_whose_result_is_also_read_elsewhere_keeps_its_own_node():
+    text = hlo_module("""
+  x = f32[64,32] parameter(0)
+  w = f32[32,16] parameter(1)
+  d = f32[64,16] dot(x, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  e = f32[64,16] exponential(d)
+  ROOT t = (f32[64,16], f32[64,16]) tuple(d, e)""")
+    exe = cpu(text)
+    assert not any("+" in n.name for n in exe.program.graph.nodes)
+    rng = np.random.default_rng(17)
+    x, w = rng.standard_normal((64, 32)).astype(np.float32) / 4, rng.standard_normal((32, 16)).astype(np.float32) / 4
+    d, e = (np.asarray(o) for o in exe.execute(x, w))
+    np.testing.assert_allclose(d, x @ w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(e, np.exp(x @ w), rtol=1e-5)

@@ -15,14 +15,14 @@ import sys
 
 import numpy as np
 
-from async_values import CountDownAsyncValue
 from kernels.cpu.codegen import scratch_buffers
 from kernels.cpu.compiler import compile_kernel
 
 from .. import config
 from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-node" rules
 from ..cpu.buffers import ArenaNode, ArenaPool, assign
-from ..cpu.dot import DotNode
+from ..cpu.dot import DotEpilogueNode, DotNode, epilogue_fits
+from ..cpu.parallel import run_split
 from ..cpu.fusion import Fusion
 from ..cpu.lower import CannotLower, lower_fusion
 from ..executor import BufferSlice, Frame
@@ -70,7 +70,9 @@ class KernelNode(ArenaNode):
         self.extent = kernel.outer[0] if kernel.outer else 1
         self.split = nbytes >= SPLIT_BYTES and self.extent >= 2
 
-    def run(self, frame: Frame):
+    def prepare(self, frame: Frame, outs: list | None = None):
+        """(kernel, its array arguments, the output arrays) for one execution (``outs``: arrays
+        to write instead of allocating)."""
         b = frame.buffers
         args = []
         for slot, const, scalar, narrow in self.inputs:     # the per-call path: keep it lean
@@ -83,27 +85,20 @@ class KernelNode(ArenaNode):
             if scalar:
                 a = a.reshape(1)
             args.append(a.view(np.uint16) if narrow else a)
-        outs = [self.new_output(frame, k) for k in range(len(self.out_specs))]
+        if outs is None:
+            outs = [self.new_output(frame, k) for k in range(len(self.out_specs))]
         args += [o.view(np.uint16) if narrow else o for o, narrow in zip(outs, self.out_narrow)]
-        parts = min(frame.pool.num_threads, self.extent) if self.split else 1
-        if parts <= 1:
-            self.fn(*args, *self._scratch(), 0, self.extent)
-            self._publish(b, outs)
-            return None
-        bounds = [self.extent * i // parts for i in range(parts + 1)]
-        done = CountDownAsyncValue(None, parts)
+        return self.fn, args, outs
 
-        def chunk(lo, hi):
-            try:
-                self.fn(*args, *self._scratch(), lo, hi)     # scratch: one set per thread
-            except BaseException as e:   # noqa: BLE001 -- reported through the AsyncValue
-                done.count_down(error=e)
-            else:
-                done.count_down()
-        for i in range(1, parts):
-            frame.pool.submit(chunk, bounds[i], bounds[i + 1])
-        chunk(bounds[0], bounds[1])
-        return done.map(lambda _: self._publish(b, outs))
+    def run(self, frame: Frame):
+        fn, args, outs = self.prepare(frame)
+        if not self.split:
+            fn(*args, *self._scratch(), 0, self.extent)
+            self._publish(frame.buffers, outs)
+            return None
+        # scratch: one set per part (per thread)
+        return run_split(frame, self.extent, SPLIT_BYTES, lambda lo, hi: fn(*args, *self._scratch(), lo, hi),
+                         lambda: self._publish(frame.buffers, outs))
 
     def inplace_inputs(self) -> dict[int, int]:
         if self.tuple_result:
@@ -127,21 +122,47 @@ def _as_kernel_array(a):
     return a.view(np.uint16) if a.dtype.name in _NARROW else a     # kernels take their bits
 
 
+def _writes_fresh(node) -> bool:
+    """Whether ``node`` computes its (single array) result into memory of its own."""
+    if isinstance(node, DotEpilogueNode):
+        node = node.epilogue
+    return isinstance(node, (KernelNode, DotNode)) and not getattr(node, "tuple_result", False)
+
+
+def _fuse_epilogues(nodes: list, result_slots: set) -> None:
+    """Merge each dot with the elementwise kernel that finishes its result (in place in
+    ``nodes``): the pair runs block by block as one node."""
+    readers: dict[int, list] = {}
+    for n in nodes:
+        for r in n.reads:
+            readers.setdefault(r.buffer, []).append(n)
+    for i, dot in enumerate(list(nodes)):
+        if not isinstance(dot, DotNode) or dot.out_slot in result_slots:
+            continue
+        users = readers.get(dot.out_slot, [])
+        k = users[0] if users else None
+        if isinstance(k, KernelNode) and epilogue_fits(dot, k, len(users)):
+            # at the kernel's place: whatever else it reads is computed by then
+            nodes[nodes.index(k)] = DotEpilogueNode(dot, k)
+            nodes[i] = None
+    nodes[:] = [n for n in nodes if n is not None]
+
+
 class CpuLowering(Lowering):
     def __init__(self, interp: Interpreter, program: "CpuProgram"):
         super().__init__(interp)
         self.program = program
 
     def arrange(self, comp, nodes, slots):
+        _fuse_epilogues(nodes, {slots[comp.root]})
         if comp is self.program.module.entry:
             # results computed straight into fresh arrays by kernels or BLAS, each by its own
             # instruction, need none of the copying checks of Program.results
-            producer = {n.writes[0].buffer: n for n in nodes if n.writes}
+            producer = {w.buffer: n for n in nodes for w in n.writes}
             root = comp.root
             leaves = list(root.operands) if root.opcode == "tuple" else [root]
             self.program.fresh_results = len(set(leaves)) == len(leaves) and all(
-                isinstance(producer.get(slots[i]), (KernelNode, DotNode))
-                and not getattr(producer[slots[i]], "tuple_result", False) for i in leaves)
+                _writes_fresh(producer.get(slots[i])) for i in leaves)
             slot = self._slot()
             self.program.arena_slot = slot
             self.program.assignment = assign(nodes, slot, {slots[comp.root]})
@@ -192,7 +213,7 @@ class CpuProgram(InterpreterProgram):
 
     def _set_numpy_nodes(self):
         def native(graph):
-            return all(isinstance(n, (KernelNode, DotNode)) or n.kind == "bookkeeping" or
+            return all(isinstance(n, (KernelNode, DotNode, DotEpilogueNode)) or n.kind == "bookkeeping" or
                        (n.nested_graphs() and all(native(g) for g in n.nested_graphs())) for n in graph.nodes)
         self.numpy_nodes = not native(self.graph)
 

@@ -47,12 +47,20 @@ class DotNode(ArenaNode):
         self.dtype = ins.shape.dtype
         self.out_specs = [(tuple(ins.shape.dims), np.dtype(ins.shape.dtype))]
 
-    def run(self, frame: Frame):
+    @property
+    def extent(self) -> int:
+        """The dimension the product is split along: batches, else rows."""
+        return self.B if self.B > 1 else self.M
+
+    def prepare(self, frame: Frame, out: np.ndarray | None = None):
+        """Allocate (unless given ``out``) and publish the result; ``part(lo, hi)`` then computes
+        batches (or rows) [lo, hi) of it."""
         b = frame.buffers
         lhs, rhs = b[self.slots[0]], b[self.slots[1]]
         a = np.transpose(lhs, self.lperm).reshape(self.B, self.M, self.K)
         c = np.transpose(rhs, self.rperm).reshape(self.B, self.K, self.N)
-        out = self.new_output(frame, 0).reshape(self.B, self.M, self.N)
+        out = (self.new_output(frame, 0) if out is None else out).reshape(self.B, self.M, self.N)
+        b[self.out_slot] = out.reshape(self.out_dims)
         by_batch = self.B > 1
 
         def part(lo, hi):
@@ -64,11 +72,55 @@ class DotNode(ArenaNode):
                         np.matmul(a[i], c[i], out=out[i])
                 else:
                     np.matmul(a[0, lo:hi], c[0], out=out[0, lo:hi])
+        return part
 
-        def publish():
-            b[self.out_slot] = out.reshape(self.out_dims)
-        flops = 2 * self.B * self.M * self.N * self.K
-        return run_split(frame, self.B if by_batch else self.M, flops, part, publish, min_bytes=SPLIT_FLOPS)
+    @property
+    def flops(self) -> int:
+        return 2 * self.B * self.M * self.N * self.K
+
+    def run(self, frame: Frame):
+        return run_split(frame, self.extent, self.flops, self.prepare(frame), min_bytes=SPLIT_FLOPS)
+
+
+class DotEpilogueNode(ArenaNode):
+    """A dot and the elementwise kernel that is its only reader, run part by part: each block of
+    the product is finished by the kernel, in place, while it is still in cache (XLA's output
+    fusion of bias/activation after a dot). The pair is one node with one result buffer; the
+    product itself is never visible to other nodes."""
+    kind = "blas"
+
+    def __init__(self, dot: DotNode, kernel_node):
+        reads = [r for r in (*dot.reads, *kernel_node.reads) if r.buffer != dot.out_slot]
+        super().__init__(f"{dot.name}+{kernel_node.name}", reads, kernel_node.writes,
+                         dot.nbytes + kernel_node.nbytes)
+        self.dot, self.epilogue = dot, kernel_node
+        self.out_specs = kernel_node.out_specs
+
+    def inplace_inputs(self) -> dict[int, int]:
+        return {slot: k for slot, k in self.epilogue.inplace_inputs().items() if slot != self.dot.out_slot}
+
+    def run(self, frame: Frame):
+        out = self.new_output(frame, 0)
+        part = self.dot.prepare(frame, out.view(self.dot.out_specs[0][1]))
+        fn, args, outs = self.epilogue.prepare(frame, [out])
+        scratch = self.epilogue._scratch
+
+        def both(lo, hi):
+            part(lo, hi)
+            fn(*args, *scratch(), lo, hi)
+        return run_split(frame, self.dot.extent, self.dot.flops, both,
+                         lambda: self.epilogue._publish(frame.buffers, outs), min_bytes=SPLIT_FLOPS)
+
+
+def epilogue_fits(dot: DotNode, kernel_node, readers: int) -> bool:
+    """Whether ``kernel_node`` can finish ``dot``'s result block by block: it is the result's only
+    reader, reads it only at the element it writes, and splits along the same leading dim."""
+    kernel = kernel_node.kernel
+    if readers != 1 or kernel_node.tuple_result or not dot.out_dims or dot.out_dims[0] != dot.extent:
+        return False
+    ins = [k for k, (slot, *_rest) in enumerate(kernel_node.inputs) if slot == dot.out_slot]
+    return len(ins) == 1 and ins[0] in kernel.aliasable_inputs() and kernel.outer[:1] == (dot.extent,) \
+        and kernel_node.out_specs[0][1].itemsize == dot.out_specs[0][1].itemsize
 
 
 @lowering_rule("cpu-node", "dot")
