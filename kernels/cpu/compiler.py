@@ -24,7 +24,7 @@ from ..ir import Kernel
 from . import native
 from .codegen import ARRAY_DATA_OFFSET, generate, scratch_buffers
 
-GENERATOR_VERSION = "10"
+GENERATOR_VERSION = "11"
 _memory: dict[str, Callable] = {}
 _lock = threading.Lock()          # numba compilation is not thread-safe: one at a time
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}

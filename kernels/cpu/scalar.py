@@ -204,8 +204,8 @@ def clz(typingctx, x):
 
 
 # -- float16 / bfloat16: stored as their uint16 bits, computed in float32, every result rounded to
-# the narrow type (what XLA:CPU's per-op upcasting does). Rounding goes through float64, which
-# holds float32 values and int32 values exactly, so a single rounding happens there.
+# the narrow type (what XLA:CPU's per-op upcasting does). Wider values are rounded to float32
+# first, as XLA does; the bit-level rounding itself works on the exact float64 of that.
 
 @register_jitable
 def _round_narrow(x, drop, sub_magic, min_normal, max_finite):
@@ -224,7 +224,8 @@ def _round_narrow(x, drop, sub_magic, min_normal, max_finite):
 
 @register_jitable
 def rf16(x):
-    return np.float32(_round_narrow(np.float64(x), 42, 402653184.0, 6.103515625e-05, 65504.0))
+    # through float32 first, as XLA converts float64 to float16 (so does the interpreter)
+    return np.float32(_round_narrow(np.float64(np.float32(x)), 42, 402653184.0, 6.103515625e-05, 65504.0))
 
 
 @register_jitable

@@ -34,7 +34,7 @@ def available_backends() -> list[str]:
 
 
 def _load_builtin() -> None:
-    from . import cpu, interpreter  # noqa: F401  (each registers itself)
+    from . import cpu, cuda, interpreter  # noqa: F401  (each registers itself; "cuda" needs a GPU)
 
 
 __all__ = ["Program", "register_backend", "get_backend", "available_backends"]
