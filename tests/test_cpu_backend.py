@@ -570,3 +570,34 @@ def test_dot_whose_result_is_also_read_elsewhere_keeps_its_own_node():
     d, e = (np.asarray(o) for o in exe.execute(x, w))
     np.testing.assert_allclose(d, x @ w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(e, np.exp(x @ w), rtol=1e-5)
+
+
+def test_dot_epilogue_never_writes_over_its_other_inputs():
+    # y (a kernel of its own: b reads it too) dies at the dot+add node, but the product lands in
+    # the result before the add reads y: the result must not take y's memory
+    text = """HloModule m
+add {
+  p = f32[] parameter(0)
+  q = f32[] parameter(1)
+  ROOT pq = f32[] add(p, q)
+}
+ENTRY main {
+  x = f32[64,32] parameter(0)
+  w = f32[32,64] parameter(1)
+  z = f32[64,64] parameter(2)
+  y = f32[64,64] exponential(z)
+  zero = f32[] constant(0)
+  b = f32[64] reduce(y, zero), dimensions={0}, to_apply=add
+  d = f32[64,64] dot(x, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  s = f32[64,64] add(d, y)
+  r = f32[64,64] dot(s, z), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  ROOT t = (f32[64], f32[64,64]) tuple(b, r)
+}"""
+    exe = cpu(text)
+    assert any("+" in n.name for n in exe.program.graph.nodes) and exe.program.memory_report()["in_arena"] >= 2
+    rng = np.random.default_rng(18)
+    args = [rng.standard_normal(s).astype(np.float32) / 4 for s in ((64, 32), (32, 64), (64, 64))]
+    want = [np.asarray(o) for o in xla_runtime.Client("interpreter").compile(text).execute(*args)]
+    for _ in range(2):
+        for got, w in zip(exe.execute(*args), want):
+            np.testing.assert_allclose(np.asarray(got), w, rtol=2e-5, atol=2e-5)

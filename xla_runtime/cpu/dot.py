@@ -97,7 +97,8 @@ class DotEpilogueNode(ArenaNode):
         self.out_specs = kernel_node.out_specs
 
     def inplace_inputs(self) -> dict[int, int]:
-        return {slot: k for slot, k in self.epilogue.inplace_inputs().items() if slot != self.dot.out_slot}
+        # none: the product is written into the result before the epilogue reads its other inputs
+        return {}
 
     def run(self, frame: Frame):
         out = self.new_output(frame, 0)
