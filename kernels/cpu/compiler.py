@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
+import importlib.util
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -30,12 +31,27 @@ _lock = threading.Lock()          # numba compilation is not thread-safe: one at
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}
 
 
+def _numba_version() -> str:
+    """numba's version without importing numba (or importlib.metadata, which alone costs ~50 ms):
+    its generated _version.py names it."""
+    spec = importlib.util.find_spec("numba")
+    try:
+        with open(os.path.join(os.path.dirname(spec.origin), "_version.py"), encoding="utf-8") as f:
+            found = re.search(r'"version":\s*"([^"]+)"', f.read())
+        if found:
+            return found.group(1)
+    except (OSError, AttributeError, TypeError):
+        pass
+    import numba                   # unusual installs: ask numba itself
+    return numba.__version__
+
+
 @functools.cache
 def _environment() -> str:
     """What compiled code depends on besides the kernel: tool versions (read without importing
     numba) and the CPU."""
     import llvmlite.binding as ll
-    return "|".join([GENERATOR_VERSION, importlib.metadata.version("numba"), llvmlite.__version__,
+    return "|".join([GENERATOR_VERSION, _numba_version(), llvmlite.__version__,
                      np.__version__, sys.version.split()[0], str(ARRAY_DATA_OFFSET), ll.get_host_cpu_name(),
                      ll.get_host_cpu_features().flatten()])
 

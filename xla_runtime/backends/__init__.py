@@ -20,8 +20,16 @@ def register_backend(name: str, platform: str | None = None):
     return deco
 
 
+# built-in backends by the module that registers them: only the one asked for is imported
+_BUILTIN = {"cpu": "cpu", "interpreter": "interpreter", "cuda": "cuda", "cuda-fake": "cuda"}
+
+
 def get_backend(name: str) -> Callable:
-    _load_builtin()
+    if name not in _BACKENDS and name in _BUILTIN:
+        import importlib
+        importlib.import_module(f"{__name__}.{_BUILTIN[name]}")
+    if name not in _BACKENDS:
+        _load_builtin()
     try:
         return _BACKENDS[name]
     except KeyError:

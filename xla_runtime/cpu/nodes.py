@@ -3,17 +3,20 @@
 Each module registers a factory with ``lowering_rule("cpu-node", opcode)`` (custom calls by target
 with ``custom_call_node``): ``factory(ins, operand_slots, out_slot, nbytes) -> Node | None`` (None:
 this instance is not supported natively, the interpreter runs it as a counted fallback). Importing
-this module registers them all. Modules whose kernels are numba functions are imported on first
-use: importing numba costs about half a second, which a program without those ops never pays.
+this module registers them all; each module is imported when a program first has its opcode, so a
+program pays only for the nodes it uses (several need numba, whose import alone takes ~0.5 s).
 """
 from __future__ import annotations
 
 import importlib
+import sys
 
 from ..ops.registry import lowering, lowering_rule
-from . import conv, custom_calls, dot, select_scatter, sort, update_slice, window  # noqa: F401
+from . import custom_calls, dot  # noqa: F401
 
-_LAZY = {"gather": "gather", "scatter": "scatter", "topk": "topk"}      # opcode -> module
+_LAZY = {"gather": "gather", "scatter": "scatter", "topk": "topk", "sort": "sort",       # opcode -> module
+         "convolution": "conv", "reduce-window": "window", "select-and-scatter": "select_scatter",
+         "dynamic-update-slice": "update_slice"}
 _LAZY_CUSTOM_CALLS = {"TopK": "topk"}                                  # target -> module
 
 
@@ -21,7 +24,14 @@ def _load(module: str) -> None:
     importlib.import_module(f"{__package__}.{module}")    # its decorators replace the stand-ins
 
 
+def _loaded(module: str) -> bool:
+    return f"{__package__}.{module}" in sys.modules      # its own rules are registered already
+
+
 def _lazy_opcode(opcode: str, module: str):
+    if _loaded(module):
+        return
+
     def factory(ins, operand_slots, out_slot, nbytes):
         _load(module)
         return lowering("cpu-node", opcode)(ins, operand_slots, out_slot, nbytes)
@@ -29,6 +39,9 @@ def _lazy_opcode(opcode: str, module: str):
 
 
 def _lazy_target(target: str, module: str):
+    if _loaded(module):
+        return
+
     def factory(ins, operand_slots, out_slot, nbytes):
         _load(module)
         return custom_calls.CUSTOM_CALL_NODES[target](ins, operand_slots, out_slot, nbytes)
