@@ -1,8 +1,8 @@
 """Compile kernel IR to native code, with an in-process and an on-disk cache.
 
 numba compiles the generated source once, as a C-callable function taking raw pointers; its object
-code is written to the cache under the hash of (kernel key, generator version, numba/llvmlite/numpy
-versions, CPU). A later process links that object with llvmlite and never imports numba: numba's
+code is written to the cache under the hash of (kernel key, generator version, the source of the
+helpers kernels inline, numba/llvmlite/numpy versions, CPU). A later process links that object with llvmlite and never imports numba: numba's
 first compilation in a process initialises its registries, which alone costs about a second here.
 Entries are written atomically and carry a checksum; a damaged entry is recompiled and rewritten.
 """
@@ -46,12 +46,25 @@ def _numba_version() -> str:
     return numba.__version__
 
 
+def _helpers_digest() -> str:
+    """Kernels inline the scalar helpers and kernels.vmath: a change there must miss the cache."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    vmath = os.path.join(os.path.dirname(here), "vmath")
+    files = [os.path.join(here, "scalar.py")] + sorted(
+        os.path.join(vmath, f) for f in os.listdir(vmath) if f.endswith(".py"))
+    h = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:16]
+
+
 @functools.cache
 def _environment() -> str:
     """What compiled code depends on besides the kernel: tool versions (read without importing
     numba) and the CPU."""
     import llvmlite.binding as ll
-    return "|".join([GENERATOR_VERSION, _numba_version(), llvmlite.__version__,
+    return "|".join([GENERATOR_VERSION, _helpers_digest(), _numba_version(), llvmlite.__version__,
                      np.__version__, sys.version.split()[0], str(ARRAY_DATA_OFFSET), ll.get_host_cpu_name(),
                      ll.get_host_cpu_features().flatten()])
 

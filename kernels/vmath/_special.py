@@ -5,7 +5,7 @@ import numpy as np
 
 from . import _consts as C
 from . import _llvm as L
-from ._explog import make_exp, make_expm1
+from ._explog import make_exp
 from ._poly import horner, inline
 
 _TANH_CLAMP = {np.float32: 10.0, np.float64: 20.0}   # tanh rounds to 1 well before these
@@ -15,17 +15,18 @@ _TANH_CLAMP = {np.float32: 10.0, np.float64: 20.0}   # tanh rounds to 1 well bef
 def make_tanh(F):
     TH, ONE, TWO, SPLIT = F(_TANH_CLAMP[F]), F(1), F(2), F(0.55)
     T = horner(C.TANH[F], F)
-    expm1 = make_expm1(F)
+    exp = make_exp(F)[0]
 
     @inline
     def vtanh(x):
-        # |x| < 0.55: odd polynomial. Beyond: 1 - 2/(e+2), e = expm1(2|x|); there 2/(e+2) <= 1/2,
-        # so the result is rounded once near 1 (monotone, rounds to 1 where the exact value does).
+        # |x| < 0.55: odd polynomial. Beyond: 1 - 2/(e+1), e = exp(2|x|) >= 3 (adding 1 loses
+        # nothing, and exp is much cheaper than expm1); there 2/(e+1) <= 1/2, so the result is
+        # rounded once near 1 (monotone, rounds to 1 where the exact value does).
         a = L.fabs(x)
         t = x * x
         small = L.fma(x * t, T(t), x)
-        e = expm1(TWO * L.select(a > TH, TH, a))    # nan passes through
-        big = ONE - L.div(TWO, e + TWO)
+        e = exp(TWO * L.select(a > TH, TH, a))      # nan passes through
+        big = ONE - L.div(TWO, e + ONE)
         return L.copysign(L.select(a < SPLIT, small, big), x)     # odd; keeps -0
     return vtanh
 
