@@ -48,3 +48,34 @@ def assert_same(got, want, rtol=1e-6, atol=0.0):
         np.testing.assert_allclose(got.astype(np.complex128 if want.dtype.kind == "c" else np.float64),
                                    want.astype(np.complex128 if want.dtype.kind == "c" else np.float64),
                                    rtol=rtol, atol=atol, equal_nan=True)
+
+
+def private_kernel_cache(tmp_path_factory):
+    """Generator behind the ``kernel_cache`` fixtures: a private XRT_CACHE_DIR for a test module,
+    so tests neither depend on nor pollute the user's kernel cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XRT_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
+    yield
+    mp.undo()
+
+
+def execute_on_threads(exe, inputs: list[tuple], repeat: int = 3) -> list[list]:
+    """Run ``exe`` on each argument tuple from its own thread, ``repeat`` times, all at once;
+    the first result of every run, per input. Raises the first error any thread hit."""
+    import threading
+    results: dict[int, list] = {}
+    errors: list = []
+
+    def worker(i):
+        try:
+            results[i] = [np.asarray(exe.execute(*inputs[i])[0]) for _ in range(repeat)]
+        except BaseException as e:  # noqa: BLE001 -- re-raised below
+            errors.append(e)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(inputs))]

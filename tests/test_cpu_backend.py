@@ -8,16 +8,12 @@ import pytest
 
 import xla_runtime
 from conformance import Case, assert_matches, available, case_names
-from helpers import hlo_module, jax_hlo_and_outputs, requires_jax
+from helpers import hlo_module, jax_hlo_and_outputs, private_kernel_cache, requires_jax
 
 
 @pytest.fixture(autouse=True, scope="module")
 def kernel_cache(tmp_path_factory):
-    # a private disk cache: tests neither depend on nor pollute the user's
-    mp = pytest.MonkeyPatch()
-    mp.setenv("XRT_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
-    yield
-    mp.undo()
+    yield from private_kernel_cache(tmp_path_factory)
 
 
 def cpu(text):

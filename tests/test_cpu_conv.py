@@ -3,14 +3,13 @@ against JAX (XLA:CPU) and the reference interpreter over layouts, strides, paddi
 groups and batch groups; the conformance conv cases; splitting over threads; fallbacks."""
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
 
 import xla_runtime
 from conformance import Case, assert_matches, available
-from helpers import jax_hlo_and_outputs, requires_jax
+from helpers import execute_on_threads, jax_hlo_and_outputs, requires_jax
 from xla_runtime.client import load_module
 from xla_runtime.cpu import conv as conv_mod
 from xla_runtime.cpu.conv import ConvNode, conv_node
@@ -246,22 +245,8 @@ ENTRY main {
     inputs = [(rng.standard_normal((4, 24, 24, 16)).astype(np.float32),
                rng.standard_normal((3, 3, 16, 32)).astype(np.float32)) for _ in range(4)]
     wants = [np.asarray(ref.execute(*a)[0]) for a in inputs]
-    results: dict[int, list] = {}
-    errors = []
-
-    def worker(i):
-        try:
-            results[i] = [np.asarray(exe.execute(*inputs[i])[0]) for _ in range(3)]
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors
-    for i, want in enumerate(wants):
-        for got in results[i]:
+    for runs, want in zip(execute_on_threads(exe, inputs), wants):
+        for got in runs:
             _close(got, want, np.float32)
 
 

@@ -4,14 +4,13 @@ non-identity init values, the cumulative-sum scan, the conformance pooling cases
 fallbacks."""
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
 
 import xla_runtime
 from conformance import Case, assert_matches, available
-from helpers import jax_hlo_and_outputs, requires_jax
+from helpers import execute_on_threads, jax_hlo_and_outputs, requires_jax
 from xla_runtime.client import load_module
 from xla_runtime.cpu.window import ReduceWindowNode, reduce_window_node
 from xla_runtime.executor import Frame
@@ -257,22 +256,8 @@ ENTRY main {
     rng = np.random.default_rng(9)
     inputs = [rng.standard_normal((8, 64, 64, 16)).astype(np.float32) for _ in range(4)]
     wants = [x.reshape(8, 32, 2, 32, 2, 16).sum(axis=(2, 4), dtype=np.float64) for x in inputs]
-    results: dict[int, list] = {}
-    errors = []
-
-    def worker(i):
-        try:
-            results[i] = [np.asarray(exe.execute(inputs[i])[0]) for _ in range(3)]
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors
-    for i, want in enumerate(wants):
-        for got in results[i]:
+    for runs, want in zip(execute_on_threads(exe, [(x,) for x in inputs]), wants):
+        for got in runs:
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 

@@ -7,7 +7,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from conformance import Case, assert_matches, available, case_names
-from helpers import hlo_module
+from helpers import hlo_module, private_kernel_cache
 
 import xla_runtime
 from xla_runtime.gpu import cuda as cuda_device
@@ -18,10 +18,7 @@ requires_gpu = pytest.mark.skipif(not HAVE_GPU, reason="no CUDA GPU (or cuda-pyt
 
 @pytest.fixture(autouse=True, scope="module")
 def kernel_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("XRT_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
-    yield
-    mp.undo()
+    yield from private_kernel_cache(tmp_path_factory)
 
 
 def fake(text):

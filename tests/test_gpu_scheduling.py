@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers import hlo_module
+from helpers import hlo_module, private_kernel_cache
 
 from async_values import AsyncValue
 from xla_runtime.backends.cuda import GpuProgram
@@ -24,10 +24,7 @@ from xla_runtime.gpu.streams import assign_streams
 
 @pytest.fixture(autouse=True, scope="module")
 def kernel_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("XRT_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
-    yield
-    mp.undo()
+    yield from private_kernel_cache(tmp_path_factory)
 
 
 # -- stream assignment (pure logic) ---------------------------------------------------------------

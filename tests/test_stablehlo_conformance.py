@@ -8,6 +8,7 @@ from conformance import Case, assert_matches, available, case_names
 import xla_runtime
 from xla_runtime.hlo import parse_hlo
 from xla_runtime.stablehlo import parse_stablehlo
+from helpers import private_kernel_cache
 
 pytestmark = pytest.mark.skipif(not available(), reason="../shared/conformance is not present (fresh clone)")
 
@@ -29,10 +30,7 @@ def test_converted_module_round_trips_as_hlo(name):
 
 @pytest.fixture(scope="module")
 def kernel_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("XRT_CACHE_DIR", str(tmp_path_factory.mktemp("kernel-cache")))
-    yield
-    mp.undo()
+    yield from private_kernel_cache(tmp_path_factory)
 
 
 @pytest.mark.parametrize("name", case_names() or ["<none>"])
