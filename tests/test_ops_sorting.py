@@ -400,3 +400,31 @@ def test_jax_sort_of_thousands_matches_jax():
     import jax.numpy as jnp
     x = _special_floats((3, 5000), np.float32, seed=7)
     _check_jax(lambda a: (jnp.sort(a, axis=1), jnp.argsort(a, axis=1)), x)
+
+
+def test_sort_with_a_comparator_that_is_no_weak_order_still_permutes():
+    # IEEE `<` on floats with NaN is no strict weak order: the order is implementation-defined,
+    # but the sort must finish, permute its operands, and give the same answer every time
+    text = """HloModule s
+cmp {
+  p0 = f32[] parameter(0)
+  p1 = f32[] parameter(1)
+  i0 = s32[] parameter(2)
+  i1 = s32[] parameter(3)
+  ROOT lt = pred[] compare(p0, p1), direction=LT
+}
+ENTRY main {
+  x = f32[6,40] parameter(0)
+  i = s32[6,40] iota(), iota_dimension=1
+  ROOT s = (f32[6,40], s32[6,40]) sort(x, i), dimensions={1}, is_stable=true, to_apply=cmp
+}"""
+    rng = np.random.default_rng(19)
+    x = rng.standard_normal((6, 40)).astype(np.float32)
+    x[rng.random((6, 40)) < 0.3] = np.nan
+    exe = xla_runtime.Client("interpreter").compile(text)
+    first = [np.asarray(o) for o in exe.execute(x)]
+    again = [np.asarray(o) for o in exe.execute(x)]
+    np.testing.assert_array_equal(first[1], again[1])
+    for row, idx in zip(x, first[1]):
+        assert sorted(idx) == list(range(40))                    # a permutation
+    np.testing.assert_array_equal(first[0], np.take_along_axis(x, first[1], axis=1))

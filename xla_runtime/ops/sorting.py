@@ -14,6 +14,8 @@ Sorting is always stable; XLA permits any order of equivalent elements when is_s
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..hlo.shape import ArrayShape, TupleShape
@@ -122,6 +124,7 @@ def _merge_sort_perm(less, R, n) -> np.ndarray:
     its partner run (elements of the right run go after equivalent ones of the left run)."""
     perm = np.broadcast_to(np.arange(n), (R, n)).copy()
     p = np.arange(n)
+    broken = np.zeros(R, bool)
     width = 1
     while width < n:
         start = p - p % (2 * width)
@@ -144,11 +147,30 @@ def _merge_sort_perm(less, R, n) -> np.ndarray:
             goes_first = np.where(lf, res, ~res)
             lo[r, c] = np.where(goes_first, mid + 1, lo[r, c])
             hi[r, c] = np.where(goes_first, hi[r, c], mid)
+        dest = start + own + lo
+        # a comparator that is no strict weak order (IEEE < with NaN) can send two elements to
+        # one place: such rows keep their order here and are sorted one comparison at a time
+        broken |= ~(np.sort(dest, axis=1) == p).all(axis=1)
+        dest[broken] = p
         new = np.empty_like(perm)
-        np.put_along_axis(new, start + own + lo, perm, axis=1)
+        np.put_along_axis(new, dest, perm, axis=1)
         perm = new
         width *= 2
+    for r in np.nonzero(broken)[0]:
+        perm[r] = _sequential_sort(less, r, n)
     return perm
+
+
+def _sequential_sort(less, r: int, n: int) -> list[int]:
+    """Stable sort of row ``r`` with Python's sort, which terminates and returns a permutation
+    whatever the comparator does."""
+    rows = np.array([r])
+
+    def cmp(a, b):
+        if less(rows, np.array([a]), np.array([b]))[0]:
+            return -1
+        return 1 if less(rows, np.array([b]), np.array([a]))[0] else 0
+    return sorted(range(n), key=functools.cmp_to_key(cmp))
 
 
 def sort_permutation(ctx, comp, ops) -> np.ndarray:
