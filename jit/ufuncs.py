@@ -70,9 +70,9 @@ def apply_ufunc(ufunc, inputs, kwargs, operator: bool = False):
     if kwargs:
         raise NotImplementedError(f"jit: numpy.{ufunc.__name__}: keyword argument(s) {', '.join(kwargs)} "
                                   f"not supported on traced arrays")
-    rule = UFUNCS.get(ufunc)
+    rule = UFUNCS.get(ufunc) or _scipy_rule(ufunc)
     if rule is None:
-        raise NotImplementedError(f"jit: numpy.{ufunc.__name__} is not implemented for traced arrays")
+        raise NotImplementedError(f"jit: {_qualified_name(ufunc)} is not implemented for traced arrays")
     if len(inputs) != ufunc.nin:
         raise TypeError(f"numpy.{ufunc.__name__} takes {ufunc.nin} input(s), got {len(inputs)}")
     inputs = [_operand(x) for x in inputs]
@@ -91,6 +91,30 @@ def apply_ufunc(ufunc, inputs, kwargs, operator: bool = False):
         for o in outs:       # Python-scalar arithmetic stays weakly typed (2.0 * s is still "a float")
             o.weak = True
     return outs if isinstance(out, tuple) else outs[0]
+
+
+# scipy.special ufuncs XLA has an op for, by name: looked up only when the ufunc is scipy's own
+# (scipy is never imported here: a function calling it has imported it already)
+SCIPY_SPECIAL: dict[str, Callable] = {}
+
+
+def _scipy_special():
+    import sys
+    return sys.modules.get("scipy.special")
+
+
+def _scipy_rule(ufunc):
+    special = _scipy_special()
+    if special is not None and getattr(special, ufunc.__name__, None) is ufunc:
+        return SCIPY_SPECIAL.get(ufunc.__name__)
+    return None
+
+
+def _qualified_name(ufunc) -> str:
+    special = _scipy_special()
+    if special is not None and getattr(special, ufunc.__name__, None) is ufunc:
+        return f"scipy.special.{ufunc.__name__}"
+    return f"numpy.{ufunc.__name__}"
 
 
 def _operand(x):
@@ -644,3 +668,20 @@ def _spacing(args, outs):
     r = P.binary("subtract", _nextafter([x, toward], outs), x)
     inf = P.compare(P.unary("abs", x), _c(x, np.inf), "EQ")
     return P.select(inf, _c(x, np.nan), r)
+
+
+# -- scipy.special -------------------------------------------------------------------------------
+
+def _real_only(name, rule):
+    def checked(args, outs):
+        if args[0].dtype.kind == "c":
+            raise NotImplementedError(f"jit: scipy.special.{name} of complex arrays is not implemented "
+                                      f"(XLA's op is real)")
+        return rule(args, outs)
+    SCIPY_SPECIAL[name] = checked
+
+
+_real_only("erf", _un("erf"))
+_real_only("expit", _un("logistic"))
+_real_only("logit", lambda args, outs: P.unary(
+    "log", P.binary("divide", args[0], P.binary("subtract", _c(args[0], 1.0), args[0]))))

@@ -597,3 +597,41 @@ ENTRY main {
     for _ in range(2):
         for got, w in zip(exe.execute(*args), want):
             np.testing.assert_allclose(np.asarray(got), w, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("src,dst", [
+    ((8, 6, 4, 3), (8, 3, 2, 2, 2, 3)),     # splits only (a 2x2 pooling view)
+    ((6, 4), (4, 6)),                       # one run over both dims
+    ((2, 3, 4), (6, 4)),                    # a merge, then an untouched dim
+    ((4, 1, 6), (2, 2, 6, 1)),              # unit dims in and out
+    ((12,), (1, 3, 1, 4)),
+])
+def test_reshape_index_maps_match_interpreter(src, dst):
+    n = int(np.prod(src))
+    text = hlo_module(f"""
+  x = f32[{",".join(map(str, src))}] parameter(0)
+  r = f32[{",".join(map(str, dst))}] reshape(x)
+  ROOT e = f32[{",".join(map(str, dst))}] negate(r)""")
+    _compare_backends(text, np.arange(n, dtype=np.float32).reshape(src))
+
+
+def test_reshape_that_only_splits_dims_needs_no_division():
+    exe = cpu("""HloModule pool
+
+max_f32 {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT m = f32[] maximum(a, b)
+}
+
+ENTRY main {
+  x = f32[8,64,64,16] parameter(0)
+  r = f32[8,32,2,32,2,16] reshape(x)
+  ninf = f32[] constant(-inf)
+  ROOT p = f32[8,32,32,16] reduce(r, ninf), dimensions={2,4}, to_apply=max_f32
+}""")
+    (kernel,) = exe.program.kernels.values()
+    assert "idiv" not in kernel.key() and "imod" not in kernel.key()
+    x = np.random.default_rng(18).standard_normal((8, 64, 64, 16)).astype(np.float32)
+    want = x.reshape(8, 32, 2, 32, 2, 16).max(axis=(2, 4))
+    np.testing.assert_array_equal(np.asarray(exe.execute(x)[0]), want)

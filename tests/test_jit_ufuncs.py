@@ -243,3 +243,24 @@ def test_number_theory_and_bit_stepping_ufuncs():
 def test_matvec_vecmat_vecdot():
     check(lambda m, v: (np.matvec(m, v), np.vecmat(v, m), np.vecdot(v, v), np.linalg.vecdot(m, m)),
           [A((2, 3, 3), "float32"), A((3,), "float32")])
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("name,lo,hi", [("erf", -4, 4), ("expit", -20, 20), ("logit", 0.01, 0.99)])
+def test_scipy_special_ufuncs(name, lo, hi, dtype):
+    special = pytest.importorskip("scipy.special")
+    ufunc = getattr(special, name)
+    check(lambda x: ufunc(x) * 2, [A((3, 5), dtype, lo, hi)])
+
+
+def test_gelu_erf_form_traces():
+    special = pytest.importorskip("scipy.special")
+    check(lambda x: 0.5 * x * (1 + special.erf(x * np.float32(0.7071067811865476))), [A((64,), F32, -5, 5)])
+
+
+def test_unsupported_scipy_ufunc_is_named():
+    special = pytest.importorskip("scipy.special")
+    with pytest.raises(NotImplementedError, match=r"scipy\.special\.gamma is not implemented"):
+        jit(lambda x: special.gamma(x))(np.ones(3, np.float32))
+    with pytest.raises(NotImplementedError, match=r"scipy\.special\.erf of complex"):
+        jit(lambda x: special.erf(x))(np.ones(3, np.complex64))

@@ -33,7 +33,7 @@ def make_scale(F):
 @functools.cache
 def make_exp(F):
     lim = _LIMITS[F]
-    LO, HI, ZERO, ONE = F(lim["lo"]), F(lim["hi"]), F(0), F(1)
+    LO, HI, ONE = F(lim["lo"]), F(lim["hi"]), F(1)
     LOG2E = F(1.4426950408889634)
     LN2HI, LN2LO = C.ln2_full(F)
     P = horner(C.EXP[F], F)
@@ -41,9 +41,10 @@ def make_exp(F):
 
     @inline
     def exp_reduce(x):
-        """(k, r) with x = k*ln2 + r; x clamped so k stays in scale()'s range, nan -> 0."""
-        xc = L.select(x < LO, LO, L.select(x > HI, HI, x))
-        xc = L.select(L.isnan(x), ZERO, xc)
+        """(k, r) with x = k*ln2 + r; x clamped so k stays in scale()'s range (nan: any k in it)."""
+        # written as max/min patterns (one instruction each); nan -> LO, fixed by the caller
+        xc = L.select(LO < x, x, LO)
+        xc = L.select(xc < HI, xc, HI)
         k = L.rint(xc * LOG2E)
         r = L.fma(-k, LN2HI, xc)          # exact: the result fits the grid of x and k*LN2HI
         return k, L.fma(-k, LN2LO, r)

@@ -24,6 +24,7 @@ from ..cpu.buffers import ArenaNode, ArenaPool, assign
 from ..cpu.dot import DotEpilogueNode, DotNode, epilogue_fits
 from ..cpu.parallel import run_split
 from ..cpu.fusion import Fusion
+from ..cpu.multi_output import MultiOutputFusion
 from ..cpu.lower import CannotLower, lower_fusion
 from ..executor import BufferSlice, Frame
 from ..hlo.ir import HloInstruction, HloModule
@@ -45,6 +46,8 @@ def cpu_pipeline(dump_after: str | None = None, dump_to=None) -> PassManager:
     return PassManager("cpu", [
         simplification_pipeline(),
         Fusion(),
+        DCE(),
+        MultiOutputFusion(),       # reads user counts: after DCE has dropped the fused members
         DCE(),
         RemoveDeadComputations(),
     ], dump_after=dump_after, dump_to=dump_to)

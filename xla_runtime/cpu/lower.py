@@ -359,14 +359,49 @@ def _linear(index, strides) -> ir.Expr:
     return total
 
 
+def reshape_groups(src, out) -> list[tuple[list[int], list[int]]]:
+    """The shortest runs of source and result dims with equal element counts: (source dims,
+    result dims) per run. An index maps run by run, so a reshape that splits one dim into
+    several, or merges a few, costs index arithmetic only on those dims (splits need no division
+    at all) instead of a division and remainder per dim of the whole array."""
+    groups, i, j = [], 0, 0
+    while i < len(src) or j < len(out):
+        si, oj, ps, po = [], [], 1, 1
+        if i < len(src):
+            si.append(i)
+            ps = src[i]
+            i += 1
+        if j < len(out):
+            oj.append(j)
+            po = out[j]
+            j += 1
+        while ps != po:           # the counts meet: both shapes hold the same number of elements
+            if ps < po:
+                si.append(i)
+                ps *= src[i]
+                i += 1
+            else:
+                oj.append(j)
+                po *= out[j]
+                j += 1
+        groups.append((si, oj))
+    return groups
+
+
 @lowering_rule(BACKEND, "reshape")
 def _reshape(b: KernelBuilder, ins, index):
     src = ins.operands[0].shape.dims
     out = ins.shape.dims
     if src == out:
         return b.value(ins.operands[0], index)
-    linear = _linear(index, _row_major_strides(out))
-    return b.value(ins.operands[0], _delinearize(b, linear, src, _row_major_strides(src)))
+    if 0 in src:             # empty: no element is ever read
+        return b.value(ins.operands[0], tuple(ir.iconst(0) for _ in src))
+    src_index: list = [None] * len(src)
+    for si, oj in reshape_groups(src, out):
+        linear = _linear([index[j] for j in oj], _row_major_strides([out[j] for j in oj]))
+        for i, e in zip(si, _delinearize(b, linear, [src[i] for i in si], _row_major_strides([src[i] for i in si]))):
+            src_index[i] = e
+    return b.value(ins.operands[0], tuple(src_index))
 
 
 def _physical_strides(shape) -> list[int]:
