@@ -58,6 +58,16 @@ def _key(arg):
     return ("obj", id(arg))          # streams, events, functions: owned by the runtime or the arena
 
 
+def _topology_key(arg):
+    if isinstance(arg, (int, np.integer)):
+        return "int"
+    if isinstance(arg, np.ndarray):
+        return "host"
+    if isinstance(arg, (tuple, list)):
+        return ("args", len(arg))
+    return _key(arg)
+
+
 class Recorder:
     """Takes the asynchronous Device calls of an execution and keeps them as commands."""
 
@@ -95,8 +105,7 @@ class Recorder:
 
     def topology(self) -> tuple:
         """The same without addresses: graphs that differ only in addresses can be updated in place."""
-        return tuple((c.kind, tuple(_key(a) for a in c.args if not isinstance(a, (int, np.integer, np.ndarray))))
-                     for c in self.commands)
+        return tuple((c.kind, tuple(_topology_key(a) for a in c.args)) for c in self.commands)
 
 
 def replay(device, commands: Sequence[Command]) -> None:
