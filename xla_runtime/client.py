@@ -197,7 +197,9 @@ class Executable:
                 inputs[i] = av
         device = self.client._device
         outputs = [self._buffer_type(AsyncValue(), dims, dtype, device) for dims, dtype in self._out_meta]
-        run = _Execution(self, inputs, donated_arrays, outputs)
+        # the execution completes the values, not the Buffers: a Buffer donated or deleted before
+        # its execution ends no longer holds its value
+        run = _Execution(self, inputs, donated_arrays, [b._av for b in outputs])
         pending = [av for av in inputs if not av.is_available()]
         if self.program.inline:
             run_when_ready(pending, run.start)
@@ -285,8 +287,8 @@ class _Execution:
         except Exception as e:
             return self._fail(e)
         self._span(False)
-        for buf, arr in zip(self.outputs, arrays):
-            buf._av.emplace(arr)
+        for av, arr in zip(self.outputs, arrays):
+            av.emplace(arr)
 
     def _reuse_donated(self, arrays: list) -> None:
         """Write results into the memory of the donated inputs they alias (never into memory
@@ -306,8 +308,8 @@ class _Execution:
 
     def _fail(self, error: BaseException) -> None:
         self._span(True)
-        for buf in self.outputs:
-            buf._av.set_error(error)
+        for av in self.outputs:
+            av.set_error(error)
 
     def _span(self, error: bool) -> None:
         if self.trace is not None and self.t0:

@@ -2,7 +2,10 @@
 
 Export: a capsule named "dltensor" (or "dltensor_versioned" when the consumer asks for
 max_version >= (1, 0)) whose managed tensor keeps the DeviceArray alive until the consumer calls
-its deleter; a capsule nobody consumed calls the deleter itself when it is collected.
+its deleter. The capsule has no destructor: it would be Python code (a ctypes callback), and a
+consumer that refuses the tensor drops the capsule with its exception pending, which such a
+callback would swallow (CPython then reports "returned NULL without setting an exception"). The
+price: a capsule that is never consumed keeps its array alive.
 
 Import: the consumer side of the protocol: take the managed tensor out of the capsule (renaming it
 "used_..." so the producer's capsule destructor leaves it alone), read data/shape/dtype/device, and
@@ -110,14 +113,6 @@ def _release(managed_ptr: int, versioned: bool) -> None:
 _deleters = {v: _DELETER(lambda p, v=v: _release(p, v)) for v in (False, True)}
 
 
-def _destroy_capsule(capsule: int, versioned: bool) -> None:
-    name = _NAMES[versioned]
-    if _api.PyCapsule_IsValid(capsule, name):          # never consumed: we still own the tensor
-        _release(_api.PyCapsule_GetPointer(capsule, name), versioned)
-
-
-_destructors = {v: _CAPSULE_DESTRUCTOR(lambda c, v=v: _destroy_capsule(c, v)) for v in (False, True)}
-
 
 def export_capsule(array, device_type: int, device_id: int, versioned: bool = False):
     """A DLPack capsule over ``array`` (anything with ptr/shape/dtype), holding it until released."""
@@ -139,7 +134,7 @@ def export_capsule(array, device_type: int, device_id: int, versioned: bool = Fa
     managed.deleter = _deleters[versioned]
     with _lock:
         _exports[key] = (array, managed, shape)
-    return _api.PyCapsule_New(ctypes.addressof(managed), _NAMES[versioned], _destructors[versioned])
+    return _api.PyCapsule_New(ctypes.addressof(managed), _NAMES[versioned], _CAPSULE_DESTRUCTOR())
 
 
 def live_exports() -> int:
