@@ -117,3 +117,12 @@ class GpuBuffer(Buffer):
 
     def __dlpack_device__(self) -> tuple[int, int]:
         return (KDLCUDA, self.device.id)
+
+
+def device_put(array: np.ndarray, rt: GpuRuntime, device) -> GpuBuffer:
+    """A GpuBuffer holding a copy of a host array, already on the device (JAX's device_put)."""
+    arr = np.ascontiguousarray(array)
+    block = rt.allocator.alloc(arr.nbytes)
+    rt.copy_in_now(block.ptr, arr)
+    return GpuBuffer.from_array(DeviceArray.from_block(block, arr.shape, arr.dtype, rt,
+                                                       getattr(rt.device, "ordinal", 0)), device)

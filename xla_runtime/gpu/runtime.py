@@ -73,13 +73,17 @@ class GpuRuntime:
         """Copy a constant to the device at compile time (waits: compile is not execute)."""
         arr = np.asarray(array, order="C")
         block = self.allocator.alloc(arr.nbytes)
+        self.copy_in_now(block.ptr, arr)
+        return DeviceBuffer(block.ptr, arr.shape, arr.dtype)
+
+    def copy_in_now(self, ptr: int, arr: np.ndarray) -> None:
+        """Copy a C-contiguous host array to ``ptr`` and wait for it."""
         staging = self.device.host_alloc(max(arr.nbytes, 1))
         staging[:arr.nbytes] = arr.reshape(-1).view(np.uint8)
         stream = self.streams[0]
-        self.device.memcpy_htod(block.ptr, staging, arr.nbytes, stream)
+        self.device.memcpy_htod(ptr, staging, arr.nbytes, stream)
         self.device.synchronize(stream)
         self.device.host_free(staging)
-        return DeviceBuffer(block.ptr, arr.shape, arr.dtype)
 
     def download_now(self, buf: DeviceBuffer) -> np.ndarray:
         """A host copy of ``buf`` (blocks the calling thread: a lazy read of a device-resident
