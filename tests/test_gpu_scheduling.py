@@ -4,6 +4,7 @@ device (independent branches on different streams, cross-stream event waits, not
 caller, errors reaching the outputs, resources given back)."""
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -382,6 +383,11 @@ def test_executions_give_their_memory_back_and_reuse_it():
     # only the constants and the result, which stays on the device while it is referenced
     assert stats["bytes_in_use"] == run_constant_bytes(run) + size_class(result.nbytes)
     del result
+    # the last reference may be a worker thread still returning from the completion callback
+    deadline = time.monotonic() + 5
+    while stats["bytes_in_use"] != run_constant_bytes(run) and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.01)
     assert stats["bytes_in_use"] == run_constant_bytes(run)
     mallocs = stats["device_mallocs"]
     run(x, x)
