@@ -40,3 +40,20 @@ test: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+# The whole GPU validation on a machine with an NVIDIA GPU: every GPU test (conformance on
+# Client("cuda") included; nothing is skipped for want of a GPU there), then the GPU benchmark.
+# Results: gpu_out/tests.xml, gpu_out/tests.txt, gpu_out/gpu_results.{json,md}.
+.PHONY: gpu-check
+$(VENV)/.installed-gpu: pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ".[test,bench,cuda]"
+	$(BYTECODE)
+	touch $@ $(VENV)/.installed $(VENV)/.installed-test $(VENV)/.installed-bench
+
+gpu-check: $(VENV)/.installed-gpu
+	mkdir -p gpu_out
+	$(PY) -c 'from xla_runtime.gpu import cuda; import sys; sys.exit(0 if cuda.available() else "no CUDA GPU found: gpu-check needs one")'
+	$(PY) -m pytest tests/test_gpu_backend.py tests/test_gpu_graphs.py tests/test_gpu_resident.py \
+		tests/test_gpu_scheduling.py tests/test_gpu_ptx.py tests/test_gpu_bench.py -rs \
+		--junitxml=gpu_out/tests.xml > gpu_out/tests.txt 2>&1; status=$$?; tail -n 30 gpu_out/tests.txt; \
+	$(PY) -m benchmarks --device cuda --out gpu_out; exit $$status

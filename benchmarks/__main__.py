@@ -1,6 +1,6 @@
 """The benchmark and profiling harness: this runtime next to JAX, NumPy and numba, in one run.
 
-    python -m benchmarks [--quick] [--only NAME,...] [--out DIR] [--repeats N] [--list]
+    python -m benchmarks [--quick] [--only NAME,...] [--out DIR] [--repeats N] [--list] [--device cuda]
 
 Writes OUT/results.json, OUT/results.md, OUT/ratios.png and OUT/traces/NAME.json (Chrome traces:
 open in https://ui.perfetto.dev), prints one line per workload as it runs and the table at the end.
@@ -44,6 +44,8 @@ def parse_args(argv):
     ap.add_argument("--out", default="bench_out", help="output directory (default: bench_out)")
     ap.add_argument("--repeats", type=int, help="timed repetitions per workload (default: 9, quick: 5)")
     ap.add_argument("--list", action="store_true", help="list the workloads and exit")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="cuda: the GPU workloads on Client(\"cuda\") next to JAX on the GPU (benchmarks/gpu.py)")
     return ap.parse_args(argv)
 
 
@@ -55,6 +57,10 @@ def main(argv=None) -> int:
             print(f"{w.name:14s} {w.label('full')}")
         return 0
     size = "tiny" if args.tiny else "quick" if args.quick else "full"
+    if args.device == "cuda":
+        from . import gpu
+        return gpu.run(size, args.repeats or DEFAULT_REPEATS[size], args.out,
+                       args.only.split(",") if args.only else None)
     try:
         workloads = select(args.only.split(",") if args.only else None)
     except KeyError as e:

@@ -162,6 +162,7 @@ class Executable:
         self._aliases = self._module_aliases(root)
         self._check = ArgumentChecker(module)
         self._out_meta = [(s.dims, s.dtype) for _, s in self._outputs]
+        self._buffer_type = getattr(self.program, "buffer_type", Buffer)   # device-resident results
 
     def _module_aliases(self, root: Shape) -> dict[int, int]:
         """input_output_alias as {result leaf: parameter number} (array parameters only)."""
@@ -195,8 +196,10 @@ class Executable:
             for i, (av, _) in donated_arrays.items():
                 inputs[i] = av
         device = self.client._device
-        outputs = [Buffer(AsyncValue(), dims, dtype, device) for dims, dtype in self._out_meta]
-        run = _Execution(self, inputs, donated_arrays, outputs)
+        outputs = [self._buffer_type(AsyncValue(), dims, dtype, device) for dims, dtype in self._out_meta]
+        # the execution completes the values, not the Buffers: a Buffer donated or deleted before
+        # its execution ends no longer holds its value
+        run = _Execution(self, inputs, donated_arrays, [b._av for b in outputs])
         pending = [av for av in inputs if not av.is_available()]
         if self.program.inline:
             run_when_ready(pending, run.start)
@@ -284,8 +287,8 @@ class _Execution:
         except Exception as e:
             return self._fail(e)
         self._span(False)
-        for buf, arr in zip(self.outputs, arrays):
-            buf._av.emplace(arr)
+        for av, arr in zip(self.outputs, arrays):
+            av.emplace(arr)
 
     def _reuse_donated(self, arrays: list) -> None:
         """Write results into the memory of the donated inputs they alias (never into memory
@@ -305,8 +308,8 @@ class _Execution:
 
     def _fail(self, error: BaseException) -> None:
         self._span(True)
-        for buf in self.outputs:
-            buf._av.set_error(error)
+        for av in self.outputs:
+            av.set_error(error)
 
     def _span(self, error: bool) -> None:
         if self.trace is not None and self.t0:
@@ -343,3 +346,25 @@ class Client:
         if copy:
             return Buffer.from_array(np.array(arr, order="C", copy=True), self._device)
         return Buffer.from_array(arr, self._device, external=True)
+
+    def buffer_from_dlpack(self, obj) -> Buffer:
+        """A Buffer over another framework's array (an object with ``__dlpack__``, or a capsule):
+        without a copy for memory of this client's device (the producer is kept alive until the
+        Buffer and the executions using it are done); host tensors go through NumPy."""
+        device = obj.__dlpack_device__() if hasattr(obj, "__dlpack_device__") else None
+        importer = getattr(get_backend(self.backend), "import_external", None)
+        if importer is not None and (device is None or int(device[0]) != _KDLCPU):
+            return importer(obj, "dlpack", self._device)
+        return self.buffer_from_numpy(np.from_dlpack(obj))
+
+    def buffer_from_cuda_array_interface(self, obj) -> Buffer:
+        """A Buffer over an object exposing ``__cuda_array_interface__`` (Numba, CuPy, PyTorch),
+        without a copy; the object is kept alive as long as the memory is used. GPU clients only."""
+        importer = getattr(get_backend(self.backend), "import_external", None)
+        if importer is None:
+            raise TypeError(f"the {self.backend!r} client has no device memory: __cuda_array_interface__ "
+                            f"objects can be imported only by a GPU client")
+        return importer(obj, "cuda_array_interface", self._device)
+
+
+_KDLCPU = 1

@@ -9,6 +9,10 @@ import), so tests and users can change them in-process.
     XRT_DEBUG              0..3: more diagnostics at each level (1 pass timings, 2 fused module,
                            3 generated kernel source)
     XRT_CACHE_DIR          compiled-kernel cache directory ("" disables it)
+    XRT_GPU_GRAPHS         1: GPU programs run as captured device graphs (CUDA graphs), 0: stream
+                           launches (default 0); read when a program is compiled
+    XRT_GPU_RESULTS        "device": GPU results stay on the device until read (default); "host":
+                           each execution copies its results to host arrays as it ends
 """
 from __future__ import annotations
 
@@ -53,3 +57,17 @@ def cache_dir() -> str:
         return raw
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "xla_runtime")
+
+
+def gpu_graphs() -> bool:
+    return _int("XRT_GPU_GRAPHS", 0) != 0
+
+
+_GPU_RESULTS = ("device", "host")
+
+
+def gpu_results() -> str:
+    raw = os.environ.get("XRT_GPU_RESULTS") or "device"
+    if raw not in _GPU_RESULTS:
+        raise ValueError(f"environment variable XRT_GPU_RESULTS={raw!r} is not one of {', '.join(_GPU_RESULTS)}")
+    return raw

@@ -4,20 +4,29 @@ one execution graph whose device nodes run on CUDA streams.
     module --simplify--> --fusion--> fusions --lower--> kernel IR --kernels.ptx--> PTX
     entry computation -> nodes: upload params, launch kernels, gemm, host fallbacks, download results
                       -> stream plan (gpu/streams.py): a stream per node, event waits across streams
+                      -> stream mode: each node issues its work to the driver as it runs
+                         captured mode (gpu/graphs.py): the nodes are recorded, the recording
+                         becomes a device graph launched at once (re-built when addresses change)
 
 Backends: "cuda" on a real GPU (cuda-python; registered only when a device is present) and
 "cuda-fake" on ``gpu.fake.FakeDevice`` (host threads as streams, kernels as their host builds), on
 which the whole backend is tested without a GPU.
 
-An execution binds the host arguments, runs the graph (device nodes only enqueue; nothing waits for
-the device on the caller's thread) and completes when the result downloads have fired and every
-event it recorded has: then its device blocks, staging buffers and events go back to their pools.
+An execution binds the arguments, runs the graph (device nodes only enqueue; nothing waits for
+the device on the caller's thread) and completes when every event it recorded has fired: then its
+device blocks, staging buffers and events go back to their pools, except the blocks of its results.
+
+Results (``XRT_GPU_RESULTS`` or ``results=``): "device" (default) leaves them on the device as
+``gpu.resident.DeviceArray``s inside ``GpuBuffer``s (read back on first host use, passed to later
+executions in place); "host" downloads them as each execution ends. Arguments that are device
+arrays (earlier results, imported memory) are used in place, never uploaded.
 """
 from __future__ import annotations
 
 import copy
 import functools
 import sys
+import weakref
 
 import numpy as np
 
@@ -25,7 +34,9 @@ from async_values import AsyncValue, join_all
 
 from .. import config
 from ..cpu.lower import CannotLower, lower_fusion
+from ..buffer import Buffer
 from ..executor import ExecutionGraph, Frame, Node, execute_graph
+from ..gpu.graphs import ArenaPool, CaptureState
 from ..gpu.nodes import (
     DeviceNode,
     DownloadNode,
@@ -34,9 +45,11 @@ from ..gpu.nodes import (
     KernelNode,
     PassNode,
     UploadNode,
+    leaves,
 )
 from ..gpu.permute import permute_kernel
-from ..gpu.runtime import ExecutionState, GpuRuntime
+from ..gpu.resident import DeviceArray, GpuBuffer
+from ..gpu.runtime import DeviceBuffer, ExecutionState, GpuRuntime
 from ..gpu.streams import StreamPlan, assign_streams
 from ..hlo.ir import HloModule
 from ..interpreter import Interpreter, check_supported
@@ -59,17 +72,25 @@ class _RunAll(Node):
         self.program = program
 
     def run(self, frame: Frame):
-        st: ExecutionState = frame.buffers[self.program.state_slot]
-        inner = execute_graph(self.program.device_graph, frame)
+        program = self.program
+        st: ExecutionState = frame.buffers[program.state_slot]
+        inner = execute_graph(program.device_graph, frame)
         out = AsyncValue()
 
         def settle():
+            if isinstance(st, CaptureState):
+                _launch_recorded(st, inner)
             events = join_all(st.tracked())
 
             def finish():
-                st.release()
                 error = inner.error if inner.is_error() else next(
                     (av.error for av in st.tracked() if av.is_error()), None)
+                if error is None and program.results_on_device:
+                    try:
+                        program.collect_results(frame, st)
+                    except Exception as e:   # noqa: BLE001 -- reported through the outputs
+                        error = e
+                st.release()
                 if error is None:
                     out.emplace(None)
                 else:
@@ -79,8 +100,20 @@ class _RunAll(Node):
         return out
 
 
+def _launch_recorded(st: CaptureState, recorded: AsyncValue) -> None:
+    """Start the graph of a fully recorded execution; a failed recording launches nothing."""
+    if recorded.is_error():
+        st.abandon(recorded.error)
+        return
+    try:
+        st.launch()
+    except Exception as e:   # noqa: BLE001 -- a capture or launch failure reaches the outputs
+        st.abandon(e)
+
+
 class GpuProgram(Program):
-    def __init__(self, module: HloModule, runtime: GpuRuntime):
+    def __init__(self, module: HloModule, runtime: GpuRuntime, *, graphs: bool | None = None,
+                 results: str | None = None):
         check_supported(module)
         module = copy.deepcopy(module)        # passes rewrite the module in place
         self.pipeline = cpu_pipeline()
@@ -94,7 +127,13 @@ class GpuProgram(Program):
         self.cache_dir = config.cache_dir() or None
         self.fallbacks: list[str] = []
         self.kernels: dict[str, object] = {}
+        self.results_on_device = (results or config.gpu_results()) == "device"
+        self.buffer_type = GpuBuffer if self.results_on_device else Buffer
         self._build()
+        self.arenas: ArenaPool | None = None
+        self.graph_mode = "streams"
+        if graphs if graphs is not None else config.gpu_graphs():
+            self._enable_graphs()
 
     # -- lowering --------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -121,11 +160,11 @@ class GpuProgram(Program):
             else:
                 nodes.append(self._compute_node(ins, operand_slots, out, nbytes))
         root_leaves = entry.root.shape.leaves() if entry.root.shape.is_tuple else [entry.root.shape]
-        self.result_slots = []
-        for k, shape in enumerate(root_leaves):
-            host = self._slot()
-            self.result_slots.append(host)
-            nodes.append(DownloadNode(f"download {k}", slots[entry.root], k, host, _nbytes(shape), state_slot))
+        self.root_slot = slots[entry.root]
+        self.result_slots = [self._slot() for _ in root_leaves]
+        if not self.results_on_device:
+            for k, (shape, host) in enumerate(zip(root_leaves, self.result_slots)):
+                nodes.append(DownloadNode(f"download {k}", self.root_slot, k, host, _nbytes(shape), state_slot))
         self.stream_plan = self._plan_streams(nodes)
         self.device_graph = ExecutionGraph(nodes, sequential_max_nodes=config.sequential_nodes(),
                                            small_buffer_bytes=config.small_buffer_bytes())
@@ -193,16 +232,38 @@ class GpuProgram(Program):
                 mine = read
             for s in node.writes:
                 producers[s.buffer] = mine
+        # device nodes whose memory becomes a result (it must not be reused by the next execution)
+        self.result_producers = producers.get(self.root_slot, frozenset())
         plan = assign_streams(deps, len(self.rt.streams))
         for node, stream_no, waits in zip(device_nodes, plan.stream, plan.waits):
             node.bind_stream(stream_no, waits, self.rt)
         self.device_nodes = device_nodes
         return plan
 
+    def _enable_graphs(self) -> None:
+        """Captured mode, where every node can be recorded (see gpu/graphs.py)."""
+        if self.fallbacks:
+            self.graph_mode = f"streams (not captured: host fallbacks {', '.join(sorted(set(self.fallbacks)))})"
+            return
+        self.graph_mode = "graphs"
+        self.arenas = ArenaPool(self.rt)
+        weakref.finalize(self, self.arenas.destroy)
+        # recording makes no driver calls: in node order on one thread, so the commands (and the
+        # graph's key) come out the same every time
+        nodes = self.device_graph.nodes
+        self.device_graph = ExecutionGraph(nodes, sequential_max_nodes=len(nodes))
+
+    @property
+    def graph_stats(self) -> dict:
+        """captures / updates / replays / launches of the captured mode (zeros in stream mode)."""
+        return dict(self.arenas.stats) if self.arenas else {"captures": 0, "updates": 0, "replays": 0, "launches": 0}
+
     # -- executions -----------------------------------------------------------------------------------
     def bind(self, args):
         buffers = [None] * self.num_slots
-        buffers[self.state_slot] = ExecutionState(self.rt, len(self.device_nodes))
+        n = len(self.device_nodes)
+        buffers[self.state_slot] = CaptureState(self.rt, n, self.arenas, self.result_producers) \
+            if self.arenas is not None else ExecutionState(self.rt, n)
         for slot, arg in zip(self.host_param_slots, args):
             buffers[slot] = arg
         return buffers
@@ -210,9 +271,27 @@ class GpuProgram(Program):
     def results(self, buffers):
         return [buffers[s] for s in self.result_slots]
 
+    def collect_results(self, frame: Frame, st: ExecutionState) -> None:
+        """The root's device leaves as DeviceArrays that outlive the execution: its own blocks
+        change owner, arguments passed through are shared, constants stay the program's."""
+        made: dict[int, DeviceArray] = {}
+        ordinal = getattr(self.rt.device, "ordinal", 0)
+        for slot, leaf in zip(self.result_slots, leaves(frame.buffers[self.root_slot])):
+            if isinstance(leaf, DeviceBuffer):
+                arr = made.get(leaf.ptr)
+                if arr is None or arr.shape != leaf.shape or arr.dtype != leaf.dtype:
+                    block = st.keep(leaf.ptr)
+                    if block is not None:
+                        arr = DeviceArray.from_block(block, leaf.shape, leaf.dtype, self.rt, ordinal)
+                    else:
+                        arr = st.holder(leaf.ptr) or DeviceArray(leaf, self.rt, owner=self, ordinal=ordinal)
+                    made[leaf.ptr] = arr
+                leaf = arr
+            frame.buffers[slot] = leaf
+
     def describe(self) -> str:
         lines = [f"GpuProgram {self.module.name}: {len(self.device_nodes)} device nodes on "
-                 f"{self.stream_plan.num_streams_used} stream(s)"]
+                 f"{self.stream_plan.num_streams_used} stream(s), {self.graph_mode}"]
         for node in self.device_nodes:
             waits = ", ".join(self.device_nodes[i].name for i in node.waits)
             lines.append(f"  [{node.stream_no}] {node.kind:9s} {node.name}" + (f"  (waits: {waits})" if waits else ""))
@@ -233,15 +312,32 @@ def cuda_runtime() -> GpuRuntime:
     return GpuRuntime(CudaDevice(0))
 
 
+def _importer(runtime):
+    """The backend's zero-copy import: another framework's device array as a GpuBuffer."""
+    def import_external(obj, protocol: str, device) -> GpuBuffer:
+        from ..gpu import interop
+        rt = runtime()
+        read = {"dlpack": interop.from_dlpack, "cuda_array_interface": interop.from_cuda_array_interface}[protocol]
+        arr = read(obj, rt, getattr(rt.device, "ordinal", 0))
+        return GpuBuffer.from_array(arr, device, external=True)
+    return import_external
+
+
 @register_backend("cuda-fake", platform="cuda-fake")
 def compile_cuda_fake(module: HloModule) -> GpuProgram:
     return GpuProgram(module, fake_runtime())
 
 
+compile_cuda_fake.import_external = _importer(fake_runtime)
+
+
 def _register_cuda() -> None:
     from ..gpu import cuda as cuda_device
     if cuda_device.available():
-        register_backend("cuda", platform="cuda")(lambda module: GpuProgram(module, cuda_runtime()))
+        def compile_cuda(module: HloModule) -> GpuProgram:
+            return GpuProgram(module, cuda_runtime())
+        compile_cuda.import_external = _importer(cuda_runtime)
+        register_backend("cuda", platform="cuda")(compile_cuda)
 
 
 _register_cuda()

@@ -10,23 +10,15 @@
     streams.py     stream assignment from the dependency graph (pure logic)
     nodes.py       the backend's nodes: upload, kernel launch, gemm, host fallback, download
     permute.py     generated transposes ahead of gemm
+    graphs.py      captured mode: recorder, arenas, graphs cached by their addresses
+    resident.py    device-resident arrays (DeviceArray) and the client's GpuBuffer
+    dlpack.py      DLPack capsules (export and import) with ctypes
+    interop.py     zero-copy import of __cuda_array_interface__ / DLPack device arrays
 
 The backend itself is ``xla_runtime/backends/cuda.py`` ("cuda", and "cuda-fake" for tests).
 
-Not built yet (designs):
-
-- Captured mode (CUDA graphs, XLA's command buffers). Every device node's enqueue sequence is
-  fixed once the buffer addresses are: capture the device graph with cuStreamBeginCapture on the
-  first stream, fork the other streams by the stream plan's events (they become graph edges),
-  instantiate, then replay with one cuGraphLaunch per execution. Addresses must be stable between
-  replays, so captured programs keep their temporaries in a program-owned arena (one per concurrent
-  execution) instead of per-execution blocks; the uploads of arguments are graph nodes copying from
-  fixed staging buffers. A change of address (an imported device buffer, a new arena) updates the
-  affected kernel nodes' parameters (cuGraphExecKernelNodeSetParams) and re-captures only when the
-  topology changes. Host fallbacks split the program into captured segments.
-- Device-resident results: Buffers of the "cuda" client are copied to host NumPy arrays today.
-  Keeping them on the device (``DeviceBuffer`` already speaks ``__cuda_array_interface__``) needs
-  the client's Buffer to hold a device value, with ``__dlpack__`` exporting kDLCUDA and
-  ``__dlpack_device__`` = (2, ordinal), and execute() to accept such buffers (and any object with
-  ``__cuda_array_interface__`` / kDLCUDA DLPack) without an upload.
+Not built yet: while/conditional with device bodies. They run as host fallbacks (the interpreter
+evaluates the whole loop on host copies of its operands). The plan: compile cond and body as
+GpuPrograms with device-resident results, and drive the loop from a WhileNode that reads back only
+the predicate each iteration, the loop state staying in DeviceArrays between iterations.
 """

@@ -12,7 +12,13 @@ test suite's GPU-only tests exercise it there and skip elsewhere). Each driver c
 - modules: PTX loaded with cuModuleLoadData (the driver JIT-compiles it for the device), one
   function per entry;
 - launches: cuLaunchKernel with kernelParams as an array of pointers to the 64-bit arguments;
-- gemm: cuBLAS through ctypes (``cublas.py``).
+- gemm: cuBLAS through ctypes (``cublas.py``);
+- graphs: the recorded commands issued between cuStreamBeginCapture / cuStreamEndCapture on the
+  launch stream (the other streams forked from it and joined back by events, which the capture
+  turns into graph edges), instantiated once; an update of the same topology goes through
+  cuGraphExecUpdate; launches are cuGraphLaunch;
+- imports: cuPointerGetAttribute checks that foreign memory is device (or managed) memory of this
+  device.
 """
 from __future__ import annotations
 
@@ -65,6 +71,7 @@ class CudaDevice(Device):
     def __init__(self, ordinal: int = 0):
         d = _driver()
         _check(d.cuInit(0), "cuInit")
+        self.ordinal = ordinal
         self.cu_device = _check(d.cuDeviceGet(ordinal), "cuDeviceGet")
         self.context = _check(d.cuDevicePrimaryCtxRetain(self.cu_device), "cuDevicePrimaryCtxRetain")
         self._local = threading.local()
@@ -174,10 +181,99 @@ class CudaDevice(Device):
         _check(_driver().cuLaunchKernel(function, grid, 1, 1, block, 1, 1, shared_bytes, stream,
                                         pointers.ctypes.data, 0), "cuLaunchKernel")
 
-    def gemm(self, stream, dtype, batch, m, n, k, a, b, c) -> None:
-        self._current()
+    def _cublas(self):
         with self._blas_lock:
             if self._blas is None:
                 from .cublas import Cublas
                 self._blas = Cublas()
-            self._blas.gemm_row_major(int(stream), np.dtype(dtype), batch, m, n, k, a, b, c)
+            return self._blas
+
+    def gemm(self, stream, dtype, batch, m, n, k, a, b, c) -> None:
+        self._current()
+        self._cublas().gemm_row_major(int(stream), np.dtype(dtype), batch, m, n, k, a, b, c)
+
+    # -- zero-copy import ----------------------------------------------------------------------------------
+    def import_memory(self, ptr: int, nbytes: int) -> None:
+        self._current()
+        d = _driver()
+        attr = d.CUpointer_attribute
+        try:
+            kind = _check(d.cuPointerGetAttribute(attr.CU_POINTER_ATTRIBUTE_MEMORY_TYPE, ptr), "cuPointerGetAttribute")
+            ordinal = _check(d.cuPointerGetAttribute(attr.CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, ptr),
+                             "cuPointerGetAttribute")
+        except DeviceError as e:
+            raise ValueError(f"{ptr:#x} is not CUDA memory: {e}") from None
+        if int(kind) not in (int(d.CUmemorytype.CU_MEMORYTYPE_DEVICE), int(d.CUmemorytype.CU_MEMORYTYPE_UNIFIED)):
+            raise ValueError(f"{ptr:#x} is not device memory (memory type {int(kind)})")
+        if int(ordinal) != self.ordinal:
+            raise ValueError(f"{ptr:#x} belongs to device {int(ordinal)}, not {self.ordinal}")
+
+    def stream_handle(self, stream):
+        return int(stream)
+
+    def synchronize_external_stream(self, handle) -> None:
+        self._current()
+        d = _driver()
+        _check(d.cuStreamSynchronize(d.CUstream(int(handle))), "cuStreamSynchronize")
+
+    # -- graphs ----------------------------------------------------------------------------------------------
+    def _capture(self, commands, origin):
+        from .graphs import replay
+        self._current()
+        d = _driver()
+        if any(c.kind == "gemm" for c in commands):
+            self._cublas()                   # cublasCreate allocates: not allowed inside a capture
+        streams = []
+        for c in commands:
+            for a in c.args:
+                if isinstance(a, d.CUstream) and int(a) != int(origin) and all(int(a) != int(s) for s in streams):
+                    streams.append(a)
+        events = []
+
+        def event():
+            events.append(self.create_event())
+            return events[-1]
+        _check(d.cuStreamBeginCapture(origin, d.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+               "cuStreamBeginCapture")
+        try:
+            fork = event()
+            self.record_event(fork, origin)
+            for s in streams:
+                self.wait_event(s, fork)
+            replay(self, commands)
+            for s in streams:
+                join = event()
+                self.record_event(join, s)
+                self.wait_event(origin, join)
+        except BaseException:
+            d.cuStreamEndCapture(origin)     # leave the stream usable; the partial graph is dropped
+            raise
+        finally:
+            for e in events:
+                d.cuEventDestroy(e)
+        return _check(d.cuStreamEndCapture(origin), "cuStreamEndCapture")
+
+    def graph_instantiate(self, commands, origin):
+        d = _driver()
+        graph = self._capture(commands, origin)
+        try:
+            return _check(d.cuGraphInstantiateWithFlags(graph, 0), "cuGraphInstantiateWithFlags")
+        finally:
+            d.cuGraphDestroy(graph)
+
+    def graph_update(self, graph, commands, origin) -> bool:
+        d = _driver()
+        new = self._capture(commands, origin)
+        try:
+            err, *_ = d.cuGraphExecUpdate(graph, new)
+            return err == d.CUresult.CUDA_SUCCESS
+        finally:
+            d.cuGraphDestroy(new)
+
+    def graph_launch(self, graph, stream) -> None:
+        self._current()
+        _check(_driver().cuGraphLaunch(graph, stream), "cuGraphLaunch")
+
+    def graph_destroy(self, graph) -> None:
+        self._current()
+        _check(_driver().cuGraphExecDestroy(graph), "cuGraphExecDestroy")

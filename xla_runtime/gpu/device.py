@@ -10,6 +10,10 @@ call (a never-recorded event is complete); errors of asynchronous work surface a
 
 Device memory is addressed by plain integers (CUdeviceptr); host staging memory is a NumPy uint8
 array whose memory the device can copy to and from asynchronously (pinned, on CUDA).
+
+Graphs (``graph_*``): a recorded list of the asynchronous calls above (``gpu.graphs.Command``),
+made into one launchable unit whose work is ordered after earlier work on the launch stream and
+before later work on it, with the streams and event edges of the recording inside it (CUDA graphs).
 """
 from __future__ import annotations
 
@@ -100,6 +104,36 @@ class Device(ABC):
 
     @abstractmethod
     def launch(self, function, grid: int, block: int, shared_bytes: int, stream, args: Sequence[int]) -> None: ...
+
+    # -- memory owned by others (zero-copy import) --------------------------------------------------------
+    @abstractmethod
+    def import_memory(self, ptr: int, nbytes: int) -> None:
+        """Accept ``nbytes`` at ``ptr``, allocated by someone else, for use by this device's work;
+        raises ValueError when it is not memory of this device."""
+
+    def forget_memory(self, ptr: int, nbytes: int) -> None:
+        """The imported memory is no longer used (its producer may free it)."""
+
+    def stream_handle(self, stream):
+        """The integer a DLPack producer is given for ``stream`` (None: no stream to order on)."""
+        return None
+
+    def synchronize_external_stream(self, handle) -> None:
+        """Wait for another framework's stream (a ``__cuda_array_interface__`` "stream")."""
+
+    # -- graphs -------------------------------------------------------------------------------------------
+    @abstractmethod
+    def graph_instantiate(self, commands, origin) -> object:
+        """A launchable graph of ``commands``; ``origin`` is the stream it will be launched on."""
+
+    def graph_update(self, graph, commands, origin) -> bool:
+        """Point ``graph`` at the addresses of ``commands`` (same topology); False: not possible."""
+        return False
+
+    @abstractmethod
+    def graph_launch(self, graph, stream) -> None: ...
+
+    def graph_destroy(self, graph) -> None: ...
 
     @abstractmethod
     def gemm(self, stream, dtype: np.dtype, batch: int, m: int, n: int, k: int,

@@ -13,6 +13,14 @@ then reports the DeviceError; work queued behind a wait on a failed event fails 
 an error reaches exactly the work that depends on it (CUDA makes most errors sticky for the whole
 context instead; the backend handles both, it only looks at events).
 
+Graphs: the recorded command list itself, replayed at each launch with the semantics of a CUDA
+graph launch: the work is forked from the launch stream onto the streams it was recorded on (with
+fresh events for its internal edges, so launches in flight do not share them) and joined back; a
+failure anywhere in it fails the launch as a whole (the launch stream's next record reports it).
+
+Imported memory (zero-copy): any host range can be adopted as device memory, so the pointer checks
+accept it until it is forgotten.
+
 ``log`` lists what ran, in order: (stream number, kind, detail), for tests of placement and order.
 """
 from __future__ import annotations
@@ -45,6 +53,16 @@ class FakeEvent:
 
     def __init__(self):
         self.current: _Occurrence | None = None
+
+
+class FakeGraph:
+    def __init__(self, commands):
+        self.commands = list(commands)
+        self.streams: list[FakeStream] = []
+        for c in self.commands:
+            for a in c.args:
+                if isinstance(a, FakeStream) and all(a is not s for s in self.streams):
+                    self.streams.append(a)
 
 
 class FakeStream:
@@ -96,6 +114,7 @@ class FakeDevice(Device):
         self._starts: list[int] = []
         self._streams: list[FakeStream] = []
         self._numbers = itertools.count()
+        self._adopted: dict[int, int] = {}      # imported ranges we registered -> users
         self.log: list[tuple[int, str, str]] = []
 
     # -- test controls ---------------------------------------------------------------------------
@@ -180,15 +199,20 @@ class FakeDevice(Device):
             stream.ops.append(op)
             self._cv.notify_all()
 
-    def record_event(self, event: FakeEvent, stream: FakeStream) -> None:
+    def record_event(self, event: FakeEvent, stream: FakeStream, failures: list | None = None) -> None:
         occ = _Occurrence()
         event.current = occ
 
         def op(s: FakeStream):
             with self._cv:
                 occ.error, s.error = s.error, None
+                if occ.error is not None and failures is not None:
+                    failures.append(occ.error)
                 occ.done = True
                 self._cv.notify_all()
+        self._append(stream, op)
+
+    def _append(self, stream: FakeStream, op) -> None:
         with self._cv:
             stream.ops.append(op)
             self._cv.notify_all()
@@ -204,9 +228,7 @@ class FakeDevice(Device):
                     self._cv.wait()
                 if occ.error is not None and s.error is None:
                     s.error = DeviceError(f"waited on failed work: {occ.error}")
-        with self._cv:
-            stream.ops.append(op)
-            self._cv.notify_all()
+        self._append(stream, op)
 
     def event_query(self, event: FakeEvent) -> bool:
         occ = event.current
@@ -272,6 +294,74 @@ class FakeDevice(Device):
         def run():
             np.matmul(arr(a, (batch, m, k)), arr(b, (batch, k, n)), out=arr(c, (batch, m, n)))
         self._enqueue(stream, "gemm", f"{batch}x{m}x{n}x{k}", run)
+
+    # -- zero-copy import ---------------------------------------------------------------------------
+    def import_memory(self, ptr: int, nbytes: int) -> None:
+        if not ptr:
+            raise ValueError("cannot import a null device pointer")
+        with self._cv:
+            if ptr in self._adopted:
+                self._adopted[ptr] += 1
+                return
+        try:
+            self._check(ptr, nbytes, "import")
+            return                                   # inside memory the fake already knows
+        except DeviceError:
+            pass
+        arr = np.ctypeslib.as_array((ctypes.c_uint8 * nbytes).from_address(ptr))
+        with self._cv:
+            self._adopted[ptr] = 1
+            self._mem[ptr] = arr
+            bisect.insort(self._starts, ptr)
+
+    def forget_memory(self, ptr: int, nbytes: int) -> None:
+        with self._cv:
+            n = self._adopted.get(ptr)
+            if n is None:
+                return
+            if n > 1:
+                self._adopted[ptr] = n - 1
+                return
+            del self._adopted[ptr]
+            self._mem.pop(ptr, None)
+            self._starts.remove(ptr)
+
+    # -- graphs -----------------------------------------------------------------------------------------
+    def graph_instantiate(self, commands, origin) -> FakeGraph:
+        for c in commands:
+            if not callable(getattr(self, c.kind, None)):
+                raise DeviceError(f"a graph cannot contain {c.kind!r}")
+        return FakeGraph(commands)
+
+    def graph_update(self, graph: FakeGraph, commands, origin) -> bool:
+        graph.commands = list(commands)
+        return True
+
+    def graph_launch(self, graph: FakeGraph, stream: FakeStream) -> None:
+        failures: list[DeviceError] = []
+        events: dict[int, FakeEvent] = {}          # this launch's copies of the recorded events
+        fork = FakeEvent()
+        self.record_event(fork, stream, failures)
+        others = [s for s in graph.streams if s is not stream]
+        for s in others:
+            self.wait_event(s, fork)
+        for c in graph.commands:
+            args = tuple(events.setdefault(id(a), FakeEvent()) if isinstance(a, FakeEvent) else a for a in c.args)
+            if c.kind == "record_event":
+                self.record_event(*args, failures)
+            else:
+                getattr(self, c.kind)(*args)
+        for s in others:
+            join = FakeEvent()
+            self.record_event(join, s, failures)
+            self.wait_event(stream, join)
+
+        def fail_as_a_whole(s: FakeStream):
+            if failures and s.error is None:
+                s.error = DeviceError(f"graph launch failed: {failures[0]}")
+            with self._cv:
+                self.log.append((s.number, "graph", f"{len(graph.commands)} commands"))
+        self._append(stream, fail_as_a_whole)
 
     def fail_next(self, stream: FakeStream, message: str = "injected failure") -> None:
         """Queue an operation that fails (error-propagation tests)."""

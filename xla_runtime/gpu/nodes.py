@@ -27,6 +27,7 @@ from async_values import AsyncValue
 
 from ..executor import BufferSlice, Frame, Node
 from ..hlo.ir import HloInstruction
+from .resident import DeviceArray
 from .runtime import DeviceBuffer, ExecutionState
 
 
@@ -69,7 +70,7 @@ class DeviceNode(Node):
     def run(self, frame: Frame):
         st = state_of(frame, self.state_slot)
         stream = st.rt.streams[self.stream_no]
-        dev = st.rt.device
+        dev = st.device
         for i in self.waits:
             dev.wait_event(stream, st.events[i])
         result = self.enqueue(frame, st, stream)
@@ -94,16 +95,20 @@ class UploadNode(DeviceNode):
         value = frame.buffers[self.host_slot]
         out = []
         for leaf in leaves(value):
+            if isinstance(leaf, DeviceArray):    # already on the device: used in place
+                st.hold(leaf)
+                out.append(leaf.buffer)
+                continue
             if not isinstance(leaf, (np.ndarray, np.generic)):
                 out.append(leaf)                 # a token: stays a host value
                 continue
             arr = np.asarray(leaf, order="C")
-            buf = st.alloc(arr.shape, arr.dtype)
+            buf = st.alloc(arr.shape, arr.dtype, self.device_index)
             n = arr.nbytes
             if n:
-                staging = st.staging(n)
+                staging = st.staging(n, self.device_index)
                 staging[:n] = arr.reshape(-1).view(np.uint8)
-                st.rt.device.memcpy_htod(buf.ptr, staging, n, stream)
+                st.device.memcpy_htod(buf.ptr, staging, n, stream)
             out.append(buf)
         frame.buffers[self.out_slot] = rebuild(value, out)
 
@@ -127,10 +132,10 @@ class KernelNode(DeviceNode):
     def enqueue(self, frame, st, stream):
         b = frame.buffers
         args = [(b[slot] if slot is not None else const).ptr for slot, const in self.inputs]
-        outs = [st.alloc(shape, dt) for shape, dt in self.out_specs]
+        outs = [st.alloc(shape, dt, self.device_index) for shape, dt in self.out_specs]
         args += [o.ptr for o in outs]
         if self.grid:
-            st.rt.device.launch(self.function, self.grid, self.block, self.shared, stream, args)
+            st.device.launch(self.function, self.grid, self.block, self.shared, stream, args)
         b[self.out_slot] = tuple(outs) if self.tuple_result else outs[0]
 
 
@@ -154,7 +159,7 @@ class GemmNode(DeviceNode):
         self.permutes = permutes          # per operand: None, or (function, grid, block, shared, shape)
 
     def enqueue(self, frame, st, stream):
-        dev = st.rt.device
+        dev = st.device
         ptrs = []
         for slot, perm in zip(self.slots, self.permutes):
             src = frame.buffers[slot]
@@ -162,11 +167,11 @@ class GemmNode(DeviceNode):
                 ptrs.append(src.ptr)
                 continue
             fn, grid, block, shared, shape = perm
-            tmp = st.alloc(shape, self.dtype)
+            tmp = st.alloc(shape, self.dtype, self.device_index)
             if grid:
                 dev.launch(fn, grid, block, shared, stream, [src.ptr, tmp.ptr])
             ptrs.append(tmp.ptr)
-        out = st.alloc(self.out_shape, self.dtype)
+        out = st.alloc(self.out_shape, self.dtype, self.device_index)
         if out.nbytes:
             dev.gemm(stream, self.dtype, self.B, self.M, self.N, self.K, ptrs[0], ptrs[1], out.ptr)
         frame.buffers[self.out_slot] = out
@@ -184,9 +189,9 @@ class DownloadNode(DeviceNode):
         buf = leaves(frame.buffers[self.slot])[self.leaf]
         if not isinstance(buf, DeviceBuffer):
             return buf                    # a host value (token): nothing to copy
-        staging = st.staging(buf.nbytes) if buf.nbytes else None
+        staging = st.staging(buf.nbytes, self.device_index) if buf.nbytes else None
         if staging is not None:
-            st.rt.device.memcpy_dtoh(staging, buf.ptr, buf.nbytes, stream)
+            st.device.memcpy_dtoh(staging, buf.ptr, buf.nbytes, stream)
         return buf, staging
 
     def after(self, frame, st, done, result):

@@ -73,13 +73,37 @@ class GpuRuntime:
         """Copy a constant to the device at compile time (waits: compile is not execute)."""
         arr = np.asarray(array, order="C")
         block = self.allocator.alloc(arr.nbytes)
+        self.copy_in_now(block.ptr, arr)
+        return DeviceBuffer(block.ptr, arr.shape, arr.dtype)
+
+    def copy_in_now(self, ptr: int, arr: np.ndarray) -> None:
+        """Copy a C-contiguous host array to ``ptr`` and wait for it."""
         staging = self.device.host_alloc(max(arr.nbytes, 1))
         staging[:arr.nbytes] = arr.reshape(-1).view(np.uint8)
         stream = self.streams[0]
-        self.device.memcpy_htod(block.ptr, staging, arr.nbytes, stream)
+        self.device.memcpy_htod(ptr, staging, arr.nbytes, stream)
         self.device.synchronize(stream)
         self.device.host_free(staging)
-        return DeviceBuffer(block.ptr, arr.shape, arr.dtype)
+
+    def download_now(self, buf: DeviceBuffer) -> np.ndarray:
+        """A host copy of ``buf`` (blocks the calling thread: a lazy read of a device-resident
+        result). It polls the copy's own event on this thread: not the whole stream, and not the
+        completion poller, whose callbacks need the worker pool this thread may belong to."""
+        arr = np.empty(buf.shape, buf.dtype)
+        if not buf.nbytes:
+            return arr
+        staging = self.staging.take(buf.nbytes)
+        event = self.take_event()
+        try:
+            self.device.memcpy_dtoh(staging, buf.ptr, buf.nbytes, self.streams[0])
+            self.device.record_event(event, self.streams[0])
+            while not self.device.event_query(event):       # raises the copy's DeviceError
+                self.device.wait_progress(50e-6)
+            arr.reshape(-1).view(np.uint8)[:] = staging[:buf.nbytes]
+        finally:
+            self.staging.give(staging)
+            self.give_events([event])
+        return arr
 
 
 class ExecutionState:
@@ -87,31 +111,57 @@ class ExecutionState:
 
     def __init__(self, runtime: GpuRuntime, num_device_nodes: int):
         self.rt = runtime
+        self.device = runtime.device        # where nodes enqueue (a graph recorder when capturing)
         self.events: list = [None] * num_device_nodes
         self.done: list[AsyncValue | None] = [None] * num_device_nodes
         self._blocks: list[Block] = []
         self._staging: list[np.ndarray] = []
         self._host_work: list[AsyncValue] = []
+        self._held: list = []           # device arrays this execution reads: alive until it ends
         self._lock = threading.Lock()
 
-    def alloc(self, shape, dtype) -> DeviceBuffer:
+    def alloc(self, shape, dtype, owner: int = -1) -> DeviceBuffer:
+        """Device memory for the execution, freed when it ends unless ``keep`` claims it.
+        ``owner`` is the allocating device node (captured executions place memory by it)."""
         dtype = np.dtype(dtype)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        return DeviceBuffer(self._block(nbytes, owner).ptr, tuple(shape), dtype)
+
+    def _block(self, nbytes: int, owner: int) -> Block:
         block = self.rt.allocator.alloc(nbytes)
         with self._lock:
             self._blocks.append(block)
-        return DeviceBuffer(block.ptr, tuple(shape), dtype)
+        return block
 
-    def staging(self, nbytes: int) -> np.ndarray:
+    def staging(self, nbytes: int, owner: int = -1) -> np.ndarray:
         buf = self.rt.staging.take(nbytes)
         with self._lock:
             self._staging.append(buf)
         return buf
 
+    def hold(self, obj) -> None:
+        """Keep ``obj`` (an argument's device array) alive until the execution has ended."""
+        with self._lock:
+            self._held.append(obj)
+
+    def holder(self, ptr: int):
+        """The held argument array at ``ptr`` (a result that passes an argument through), or None."""
+        with self._lock:
+            return next((a for a in self._held if a.ptr == ptr), None)
+
+    def keep(self, ptr: int) -> Block | None:
+        """Take the block at ``ptr`` out of the execution (a result that outlives it); None when
+        the execution does not own that memory."""
+        with self._lock:
+            for i, b in enumerate(self._blocks):
+                if b.ptr == ptr:
+                    return self._blocks.pop(i)
+        return None
+
     def record(self, node: int, stream) -> AsyncValue:
         """Record device node ``node``'s event on ``stream``; the AsyncValue fires with it."""
         event = self.rt.take_event()
-        self.rt.device.record_event(event, stream)
+        self.device.record_event(event, stream)
         av = self.rt.completions.track(event)
         self.events[node] = event
         self.done[node] = av
@@ -132,6 +182,7 @@ class ExecutionState:
         with self._lock:
             blocks, self._blocks = self._blocks, []
             staging, self._staging = self._staging, []
+            self._held = []
         for b in blocks:
             self.rt.allocator.free(b)
         for s in staging:
