@@ -1,4 +1,4 @@
-"""Scalar op emitters for the GPU code generator: one entry per ``kernels.ir.SCALAR_OPS`` name, with
+"""Scalar op emitters for the LLVM code generators (GPU and CPU): one entry per ``kernels.ir.SCALAR_OPS`` name, with
 the semantics of the CPU generator (``kernels/cpu/codegen.py`` and ``kernels/cpu/scalar.py``), which
 are XLA's: NaN-propagating max/min with -0 < +0, x/0 = -1 (signed) or all ones (unsigned), x%0 = x,
 INT_MIN/-1 = INT_MIN, shifts by >= the width shift everything out, float->int saturates (NaN -> 0),
@@ -6,7 +6,7 @@ total-order compares on float bit keys.
 
 An emitter is ``fn(args, arg_dtypes, result_dtype, attr) -> V``: ``args`` are ``V`` values of the
 compute types (float16/bfloat16 as float32, bool as i1, index arithmetic possibly narrowed to i32
-by the code generator), ``attr`` the op's attribute (the op name for families). Rounding float16 /
+by the GPU code generator), ``attr`` the op's attribute (the op name for families). Rounding float16 /
 bfloat16 results is the code generator's job, after the emitter.
 """
 from __future__ import annotations
