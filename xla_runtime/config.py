@@ -9,6 +9,10 @@ import), so tests and users can change them in-process.
     XRT_DEBUG              0..3: more diagnostics at each level (1 pass timings, 2 fused module,
                            3 generated kernel source)
     XRT_CACHE_DIR          compiled-kernel cache directory ("" disables it)
+    XRT_KERNEL_CODEGEN     CPU kernel code generator: "llvm" (default: LLVM IR written with
+                           llvmlite, no numba in the process) or "numba" (generated Python source
+                           compiled by numba). Kernels llvm cannot build (complex numbers) use numba
+                           either way (XRT_DEBUG>=1 names them)
 """
 from __future__ import annotations
 
@@ -53,3 +57,13 @@ def cache_dir() -> str:
         return raw
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "xla_runtime")
+
+
+KERNEL_CODEGENS = ("llvm", "numba")
+
+
+def kernel_codegen() -> str:
+    raw = os.environ.get("XRT_KERNEL_CODEGEN") or "llvm"
+    if raw not in KERNEL_CODEGENS:
+        raise ValueError(f"environment variable XRT_KERNEL_CODEGEN={raw!r}: expected one of {', '.join(KERNEL_CODEGENS)}")
+    return raw

@@ -21,6 +21,12 @@ from .values import F32, F64, I1, V, const_like
 from .values import SHIM as L
 
 Emitter = Callable[[list, list, str, object], V]
+
+
+class UnsupportedKernel(NotImplementedError):
+    """The kernel uses something an LLVM code generator does not handle (complex numbers...)."""
+
+
 EMITTERS: dict[str, Emitter] = {}
 NARROW = frozenset({"float16", "bfloat16"})
 
@@ -54,7 +60,7 @@ def compute_type(dt: str):
         return F64
     if is_int(dt):
         return ir.IntType(np.dtype(dt).itemsize * 8)
-    raise NotImplementedError(f"no GPU code for element type {dt}")
+    raise UnsupportedKernel(f"no LLVM code for element type {dt}")
 
 
 def storage_type(dt: str):

@@ -27,7 +27,7 @@ from .. import ir as kir
 from ..ir import Expr, Kernel, ReduceStage, StoreStage, op_name
 from ..llvm import storage
 from ..llvm.loops import for_range
-from ..llvm.scalar import EMITTERS, NARROW, compute_type, storage_type
+from ..llvm.scalar import EMITTERS, NARROW, UnsupportedKernel, compute_type, storage_type
 from ..llvm.values import I1, V
 from . import target as tgt
 from .launch import Plan
@@ -38,10 +38,6 @@ I32, I64 = ir.IntType(32), ir.IntType(64)
 _INDEX_OPS = frozenset({"add", "sub", "mul", "idiv", "imod", "clamp", "max", "min"})
 # ops that may take narrowed index operands as they are (their emitters work at any width)
 _WIDTH_AGNOSTIC = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "convert", "select"})
-
-
-class UnsupportedKernel(NotImplementedError):
-    """The kernel uses something the GPU code generator does not handle (complex numbers...)."""
 
 
 class _Ctx:
