@@ -89,6 +89,13 @@ GENERATORS = {
 FALLBACK = "numba"
 
 
+def _generator(name: str) -> Generator:
+    try:
+        return GENERATORS[name]
+    except KeyError:
+        raise ValueError(f"unknown kernel code generator {name!r}; expected one of {sorted(GENERATORS)}") from None
+
+
 @functools.cache
 def _sources_digest(sources: tuple[str, ...]) -> str:
     """Kernels inline the generator's helpers: a change there must miss the cache."""
@@ -110,7 +117,7 @@ def _environment(generator: str) -> str:
     """What compiled code depends on besides the kernel: the generator, the tools' versions (read
     without importing numba) and the CPU."""
     import llvmlite.binding as ll
-    g = GENERATORS[generator]
+    g = _generator(generator)
     return "|".join([g.name, g.version, _sources_digest(g.sources), g.tools(), np.__version__,
                      sys.version.split()[0], str(ARRAY_DATA_OFFSET), ll.get_host_cpu_name(),
                      ll.get_host_cpu_features().flatten()])
@@ -123,9 +130,7 @@ def cache_key(kernel: Kernel, generator: str = "llvm") -> str:
 
 def choose_generator(kernel: Kernel, requested: str = "llvm") -> tuple[str, str | None]:
     """(the generator that builds ``kernel``, why it is not ``requested`` or None)."""
-    if requested not in GENERATORS:
-        raise ValueError(f"unknown kernel code generator {requested!r}; expected one of {sorted(GENERATORS)}")
-    reason = GENERATORS[requested].unsupported(kernel)
+    reason = _generator(requested).unsupported(kernel)
     return (requested, None) if reason is None else (FALLBACK, reason)
 
 
@@ -134,38 +139,59 @@ def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: b
     """The native function for ``kernel``: ``fn(*inputs, *outputs, *scratch, start, stop)`` with
     C-contiguous arrays (compiled or loaded now, not at first call). ``generator``: "llvm" or
     "numba" (see ``GENERATORS``); ``log`` hears about fallbacks."""
-    chosen, reason = choose_generator(kernel, generator)
-    key = cache_key(kernel, chosen)
+    _generator(generator)
+    key = cache_key(kernel, generator)
     fn = _memory.get(key)
     if fn is not None:
         stats["memory_hits"] += 1
         return fn
+    nargs = len(kernel.inputs) + len(kernel.outputs) + len(scratch_buffers(kernel))
     with _lock:
-        fn = _memory.get(key)
+        fn = _memory.get(key) or _load(key, nargs, cache_dir)
         if fn is None:
+            # asked only now, on a miss: the support check imports the generator
+            chosen, reason = choose_generator(kernel, generator)
             if reason is not None:
                 stats["fallbacks"] += 1
                 if log is not None:
                     log(f"kernel {kernel.name}: built by {chosen}, not {generator} ({reason})")
-            nargs = len(kernel.inputs) + len(kernel.outputs) + len(scratch_buffers(kernel))
-            path = os.path.join(cache_dir, "kernels", f"k_{key}.o") if cache_dir else None
-            entry = _read_entry(path) if path else None
-            if entry is not None:
-                try:
-                    address, owner = native.load_object(entry[2], entry[0], entry[1])
-                    stats["disk_hits"] += 1
-                    fn = _memory[key] = native.NativeKernel(address, nargs, owner)
-                    return fn
-                except (OSError, RuntimeError):
-                    pass                  # unloadable (e.g. another LLVM): compile it again
-            symbol, externals, obj, address, owner = GENERATORS[chosen].build(kernel, f"k_{key}", nargs, debug_source)
-            stats["compiled"] += 1
-            if path:
-                try:
-                    _write_entry(path, symbol, externals, obj)
-                except OSError:
-                    pass          # unwritable cache directory: this process still has the code
-            fn = _memory[key] = native.NativeKernel(address, nargs, owner)
+                fallback_key = cache_key(kernel, chosen)
+                fn = _memory.get(fallback_key) or _load(fallback_key, nargs, cache_dir)
+            if fn is None:
+                fn = _build(kernel, chosen, cache_key(kernel, chosen), nargs, cache_dir, debug_source)
+            _memory[key] = fn     # the fallback's too: later calls hit memory at once
+    return fn
+
+
+def _entry_path(key: str, cache_dir: str | None) -> str | None:
+    return os.path.join(cache_dir, "kernels", f"k_{key}.o") if cache_dir else None
+
+
+def _load(key: str, nargs: int, cache_dir: str | None):
+    """The kernel from its disk cache entry, or None (no entry, damaged, or unloadable)."""
+    path = _entry_path(key, cache_dir)
+    entry = _read_entry(path) if path else None
+    if entry is None:
+        return None
+    try:
+        address, owner = native.load_object(entry[2], entry[0], entry[1])
+    except (OSError, RuntimeError):
+        return None                       # unloadable (e.g. another LLVM): compile it again
+    stats["disk_hits"] += 1
+    fn = _memory[key] = native.NativeKernel(address, nargs, owner)
+    return fn
+
+
+def _build(kernel: Kernel, generator: str, key: str, nargs: int, cache_dir: str | None, debug_source: bool):
+    symbol, externals, obj, address, owner = GENERATORS[generator].build(kernel, f"k_{key}", nargs, debug_source)
+    stats["compiled"] += 1
+    path = _entry_path(key, cache_dir)
+    if path:
+        try:
+            _write_entry(path, symbol, externals, obj)
+        except OSError:
+            pass          # unwritable cache directory: this process still has the code
+    fn = _memory[key] = native.NativeKernel(address, nargs, owner)
     return fn
 
 
