@@ -48,14 +48,6 @@ class _Ctx:
         self.b, self.module, self.target = b, module, _CPU
 
 
-def _strides(shape) -> list[int]:
-    out, acc = [0] * len(shape), 1
-    for d in range(len(shape) - 1, -1, -1):
-        out[d] = acc
-        acc *= shape[d]
-    return out
-
-
 def _i64(v: int):
     return ir.Constant(I64, v)
 
@@ -73,7 +65,7 @@ class _Codegen:
     def address(self, ptr, shape, index_values, dtype):
         b = self.b
         lin = None
-        for v, s in zip(index_values, _strides(shape)):
+        for v, s in zip(index_values, kir.strides(shape)):
             if s == 0:
                 continue
             term = v if s == 1 else b.mul(v, _i64(s), flags=("nsw",))

@@ -1,8 +1,9 @@
 """Loading compiled kernels as native code and calling them, without numba.
 
 A kernel is a C function ``void k(PyArrayObject *arrays..., int64 start, int64 stop)``. Its object code
-(what numba produced when it was first compiled) is linked into the process with llvmlite's MCJIT,
-one engine per object (every object defines its own copies of the helpers numba inlined), and
+(what the LLVM or the numba generator produced when it was first compiled) is linked into the
+process with llvmlite's MCJIT, one engine per object (every object defines its own copies of the
+helpers it inlined), and
 called through ctypes, which releases the GIL for the duration of the call.
 """
 from __future__ import annotations

@@ -92,14 +92,6 @@ class _HostThreads:
         pass
 
 
-def _strides(shape) -> list[int]:
-    out, acc = [0] * len(shape), 1
-    for d in range(len(shape) - 1, -1, -1):
-        out[d] = acc
-        acc *= shape[d]
-    return out
-
-
 class _Codegen:
     def __init__(self, kernel: Kernel, target: tgt.Target, plan: Plan, name: str):
         self.kernel = kernel
@@ -154,7 +146,7 @@ class _Codegen:
         b = self.b
         ty = self.idx if all(v.type == self.idx for v in index_values) else I64
         lin = None
-        for v, s in zip(index_values, _strides(shape)):
+        for v, s in zip(index_values, kir.strides(shape)):
             if s == 0:
                 continue
             term = self.coerce(v, ty)
@@ -215,7 +207,7 @@ class _Codegen:
     def delinearize(self, linear, dims) -> list:
         b = self.b
         out = []
-        for d, s in zip(dims, _strides(dims)):
+        for d, s in zip(dims, kir.strides(dims)):
             if d == 1:
                 out.append(ir.Constant(self.idx, 0))
                 continue
