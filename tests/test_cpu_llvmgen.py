@@ -216,3 +216,30 @@ def test_reductions_reassociate_only_in_the_combiner():
     assert "contract" not in text and " fast " not in text
     from kernels.cpu import llvmjit
     assert "<8 x float>" in llvmjit.optimized_ir(text) or "<16 x float>" in llvmjit.optimized_ir(text)
+
+
+def test_in_place_kernels_keep_plain_pointers_and_compute_over_their_input():
+    """An output may be written over an input read only at the same element (buffer
+    assignment's in-place reuse): those two are not marked noalias, the others are."""
+    from kernels.cpu import llvmgen
+    n = 1000
+    x = ir.load(0, (ir.outer(0),), "float32")
+    y = ir.load(1, (ir.outer(0),), "float32")
+    k = ir.Kernel("inplace", (ir.Buffer("float32", (n,)), ir.Buffer("float32", (n,))),
+                  (ir.Buffer("float32", (n,)),), (n,),
+                  (ir.StoreStage((), (ir.Store(0, ir.op("add", "float32", ir.op("tanh", "float32", x), y)),)),))
+    assert k.aliasable_inputs() == {0, 1}
+    body = next(line for line in llvmgen.generate(k, "k").splitlines() if line.startswith("define internal"))
+    assert "noalias" not in body
+    fn = compiler.compile_kernel(k)
+    a = np.linspace(-4, 4, n, dtype=np.float32)
+    b = np.cos(a)
+    want = np.tanh(a) + b
+    fn(a, b, a, 0, n)                     # out is a
+    np.testing.assert_allclose(a, want, rtol=3e-7, atol=1e-7)
+
+    k2 = ir.Kernel("shifted", (ir.Buffer("float32", (n + 1,)),), (ir.Buffer("float32", (n,)),), (n,),
+                   (ir.StoreStage((), (ir.Store(0, ir.load(0, (ir.iadd(ir.outer(0), 1),), "float32")),)),))
+    assert k2.aliasable_inputs() == set()
+    body = next(line for line in llvmgen.generate(k2, "k").splitlines() if line.startswith("define internal"))
+    assert body.count("noalias") == 2
