@@ -1,7 +1,8 @@
-"""The compiled CPU backend: simplify, fuse, lower each fusion to the kernel IR, compile it with
-numba, and run the result on the executor.
+"""The compiled CPU backend: simplify, fuse, lower each fusion to the kernel IR, compile it to
+native code (LLVM IR via llvmlite, or numba: ``XRT_KERNEL_CODEGEN``), and run the result on the
+executor.
 
-    module --simplify--> --fusion--> fusions --lower--> kernel IR --numba--> native kernels
+    module --simplify--> --fusion--> fusions --lower--> kernel IR --llvm|numba--> native kernels
 
 Fusions become kernel nodes (large ones split their outer dimension across the worker pool);
 other opcodes with a native node (``lowering_rule("cpu-node", opcode)``, see ``cpu/nodes.py``:
