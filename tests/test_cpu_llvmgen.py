@@ -218,9 +218,10 @@ def test_reductions_reassociate_only_in_the_combiner():
     assert "<8 x float>" in llvmjit.optimized_ir(text) or "<16 x float>" in llvmjit.optimized_ir(text)
 
 
-def test_in_place_kernels_keep_plain_pointers_and_compute_over_their_input():
+def test_in_place_kernels_compute_over_their_input_in_every_aliasing_case():
     """An output may be written over an input read only at the same element (buffer
-    assignment's in-place reuse): those two are not marked noalias, the others are."""
+    assignment's in-place reuse). The entry picks a body per case: none in place (all noalias),
+    one input in place (read through the output pointer), several (plain pointers)."""
     from kernels.cpu import llvmgen
     n = 1000
     x = ir.load(0, (ir.outer(0),), "float32")
@@ -229,17 +230,26 @@ def test_in_place_kernels_keep_plain_pointers_and_compute_over_their_input():
                   (ir.Buffer("float32", (n,)),), (n,),
                   (ir.StoreStage((), (ir.Store(0, ir.op("add", "float32", ir.op("tanh", "float32", x), y)),)),))
     assert k.aliasable_inputs() == {0, 1}
-    body = next(line for line in llvmgen.generate(k, "k").splitlines() if line.startswith("define internal"))
-    assert "noalias" not in body
+    bodies = {line.split("@")[1].split("(")[0].split(".body")[1].strip('"'): line
+              for line in llvmgen.generate(k, "k").splitlines() if line.startswith("define internal")}
+    assert set(bodies) == {"", ".aliased", ".inplace0", ".inplace1"}
+    assert bodies[""].count("noalias") == bodies[".inplace0"].count("noalias") == 3
+    assert "noalias" not in bodies[".aliased"]
     fn = compiler.compile_kernel(k)
-    a = np.linspace(-4, 4, n, dtype=np.float32)
-    b = np.cos(a)
-    want = np.tanh(a) + b
-    fn(a, b, a, 0, n)                     # out is a
-    np.testing.assert_allclose(a, want, rtol=3e-7, atol=1e-7)
+    a0 = np.linspace(-4, 4, n, dtype=np.float32)
+    b0 = np.cos(a0)
+    want = np.tanh(a0) + b0
+    for case in ("none", "first", "second"):
+        a, b = a0.copy(), b0.copy()
+        out = {"none": np.empty_like(a), "first": a, "second": b}[case]
+        fn(a, b, out, 0, n)
+        np.testing.assert_allclose(out, want, rtol=3e-7, atol=1e-7, err_msg=case)
+    a = a0.copy()
+    fn(a, a, a, 0, n)                      # x + x over a dying x: both inputs are the output
+    np.testing.assert_allclose(a, np.tanh(a0) + a0, rtol=3e-7, atol=1e-7)
 
     k2 = ir.Kernel("shifted", (ir.Buffer("float32", (n + 1,)),), (ir.Buffer("float32", (n,)),), (n,),
                    (ir.StoreStage((), (ir.Store(0, ir.load(0, (ir.iadd(ir.outer(0), 1),), "float32")),)),))
     assert k2.aliasable_inputs() == set()
-    body = next(line for line in llvmgen.generate(k2, "k").splitlines() if line.startswith("define internal"))
+    (body,) = [line for line in llvmgen.generate(k2, "k").splitlines() if line.startswith("define internal")]
     assert body.count("noalias") == 2

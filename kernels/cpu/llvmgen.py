@@ -14,7 +14,10 @@ is contracted into fma unless the IR says llvm.fma.
 The body is an internal always-inline function taking the data pointers ``noalias`` (inlining
 turns that into alias scopes): buffer assignment never lets a kernel's buffers overlap, except an
 output written over an input the kernel reads only at the element it writes
-(``Kernel.aliasable_inputs``), and those two keep plain pointers.
+(``Kernel.aliasable_inputs``). Kernels with such inputs get a body per case, chosen at run time
+(``_Codegen.dispatch``): none in place, one input in place (read through the output's pointer, so
+the loop still vectorizes with no overlap check: numba's code, and a single body with plain
+pointers, fall back to a scalar loop there, 3x slower), several in place (plain pointers).
 
 Differences from the numba path: complex numbers are not handled (``UnsupportedKernel``: the
 compiler falls back to numba); tan, atan2, cbrt and float rem are mathlib's (numba calls libm):
@@ -50,6 +53,13 @@ class _Ctx:
 
 def _i64(v: int):
     return ir.Constant(I64, v)
+
+
+def _sum(b, values):
+    total = values[0]
+    for v in values[1:]:
+        total = b.add(total, v)
+    return total
 
 
 class _Codegen:
@@ -148,19 +158,10 @@ class _Codegen:
         k = self.kernel
         nin, nout = len(k.inputs), len(k.outputs)
         narrays = nin + nout + len(self.scratch)
-        lane_stages = [si for si, s in enumerate(k.stages)
-                       if k.schedule == "row" and isinstance(s, ReduceStage) and lane_count(s)]
+        self.lane_stages = [si for si, s in enumerate(k.stages)
+                            if k.schedule == "row" and isinstance(s, ReduceStage) and lane_count(s)]
         entry = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR] * narrays + [I64, I64]), self.name)
-        body_ty = ir.FunctionType(ir.VoidType(), [PTR] * narrays + [I64] * len(lane_stages) + [I64, I64])
-        body = ir.Function(self.module, body_ty, self.name + ".body")
-        body.linkage = "internal"
-        body.attributes.add("alwaysinline")
-        for fn in (entry, body):
-            fn.attributes.add("nounwind")
-        aliased = k.aliasable_inputs()
-        for j, arg in enumerate(body.args[:narrays]):
-            if j not in aliased and not (aliased and nin <= j < nin + nout):
-                arg.add_attribute("noalias")
+        entry.attributes.add("nounwind")
 
         # the entry: data pointers from the array objects, lane counts from the partials' shapes
         # (a trip count LLVM cannot see as a constant: the lane loop is vectorized, not unrolled)
@@ -168,26 +169,79 @@ class _Codegen:
         objs = entry.args[:narrays]
         data = [b.load(b.gep(o, [_i64(ARRAY_DATA_OFFSET)], source_etype=I8), typ=PTR) for o in objs]
         lanes_args = []
-        for si in lane_stages:
+        for si in self.lane_stages:
             obj = objs[nin + nout + [s[0] for s in self.scratch].index(f"p{si}_0")]
             dims = b.load(b.gep(obj, [_i64(ARRAY_DATA_OFFSET + 16)], source_etype=I8), typ=PTR)
             lanes_args.append(b.load(dims, typ=I64))
-        b.call(body, data + lanes_args + list(entry.args[narrays:]))
-        b.ret_void()
+        args = data + lanes_args + list(entry.args[narrays:])
+        self.dispatch(b, data, args, sorted(k.aliasable_inputs()))
+        return str(self.module)
 
-        self.b = ir.IRBuilder(body.append_basic_block("entry"))
+    def dispatch(self, b, data, args, aliasable) -> None:
+        """Call the body variant for this call's aliasing. Buffer assignment either gives an
+        aliasable input the output's very memory (in place) or memory disjoint from it, so: none
+        in place -> every pointer noalias; exactly input j in place -> j read through the output
+        pointer (same base: LLVM sees each element read before it is written) and the rest
+        noalias; several (x + x over a dying x) -> plain pointers, LLVM checks overlap at run time."""
+        def call(variant):
+            b.call(variant, args)
+            b.ret_void()
+        if not aliasable:
+            call(self.body("", ()))
+            return
+        out = data[len(self.kernel.inputs)]
+        hits = [b.icmp_unsigned("==", data[j], out) for j in aliasable]
+        none_bb, one_bb = b.append_basic_block("none_in_place"), b.append_basic_block("one_in_place")
+        many_bb = b.append_basic_block("many_in_place") if len(hits) > 1 else one_bb
+        switch = b.switch(_sum(b, [b.zext(h, I64) for h in hits]), many_bb)
+        switch.add_case(_i64(0), none_bb)
+        switch.add_case(_i64(1), one_bb)
+        b.position_at_end(none_bb)
+        call(self.body("", ()))
+        if len(hits) > 1:
+            b.position_at_end(many_bb)
+            call(self.body(".aliased", None))
+        b.position_at_end(one_bb)
+        for j, hit in zip(aliasable[:-1], hits):
+            this, rest = b.append_basic_block(f"in_place{j}"), b.append_basic_block(f"not_in_place{j}")
+            b.cbranch(hit, this, rest)
+            b.position_at_end(this)
+            call(self.body(f".inplace{j}", (j,)))
+            b.position_at_end(rest)
+        call(self.body(f".inplace{aliasable[-1]}", (aliasable[-1],)))
+
+    def body(self, suffix: str, in_place: tuple | None):
+        """The kernel's loops as an internal always-inline function of the data pointers (then
+        the lane counts, start, stop). ``in_place``: inputs read through the output pointer (all
+        pointers noalias); None: the aliasable inputs and the output keep plain pointers."""
+        k = self.kernel
+        nin, nout = len(k.inputs), len(k.outputs)
+        narrays = nin + nout + len(self.scratch)
+        ty = ir.FunctionType(ir.VoidType(), [PTR] * narrays + [I64] * len(self.lane_stages) + [I64, I64])
+        fn = ir.Function(self.module, ty, f"{self.name}.body{suffix}")
+        fn.linkage = "internal"
+        fn.attributes.add("alwaysinline")
+        fn.attributes.add("nounwind")
+        plain = k.aliasable_inputs() if in_place is None else set()
+        for j, arg in enumerate(fn.args[:narrays]):
+            if j not in plain and not (plain and nin <= j < nin + nout):
+                arg.add_attribute("noalias")
+        self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.ctx = _Ctx(self.b, self.module)
-        args = list(body.args)
+        self.accs = {}
+        args = list(fn.args)
         self.in_ptrs, self.out_ptrs = args[:nin], args[nin:nin + nout]
+        for j in in_place or ():
+            self.in_ptrs[j] = self.out_ptrs[0]
         self.scratch_ptrs = dict(zip((s[0] for s in self.scratch), args[nin + nout:narrays]))
-        self.lanes_of = dict(zip(lane_stages, args[narrays:narrays + len(lane_stages)]))
+        self.lanes_of = dict(zip(self.lane_stages, args[narrays:narrays + len(self.lane_stages)]))
         start, stop = args[-2], args[-1]
         if k.schedule == "column":
             self.column(start, stop)
         else:
             self.row(start, stop)
         self.b.ret_void()
-        return str(self.module)
+        return fn
 
     def outer_loops(self, start, stop, extents, body):
         """``for o0 in range(start, stop): for o1 in range(extents[1]): ...: body(indices)``."""
