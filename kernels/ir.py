@@ -327,6 +327,15 @@ class Kernel:
                      "a column schedule needs one reduce stage whose accumulators are stored as outputs")
 
 
+def strides(shape: Sequence[int]) -> list[int]:
+    """Row-major element strides of ``shape``."""
+    out, n = [0] * len(shape), 1
+    for d in range(len(shape) - 1, -1, -1):
+        out[d] = n
+        n *= shape[d]
+    return out
+
+
 def _width(dtype: str) -> int:
     return 2 if dtype in ("float16", "bfloat16") else np.dtype(dtype).itemsize
 

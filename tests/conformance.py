@@ -1,6 +1,7 @@
 """Access to the JAX-generated conformance corpus in ../shared/conformance (skipped when absent)."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -57,3 +58,45 @@ def assert_matches(case: Case, results, label: str = "") -> None:
                 g, w = g.astype(np.float32), w.astype(np.float32)
             np.testing.assert_allclose(g, w, rtol=case.rtol, atol=case.atol, equal_nan=True,
                                        err_msg=f"{case.name}{label} out{i}")
+
+
+@functools.cache
+def corpus_fusions() -> list[tuple[str, object, object, list]]:
+    """(case/file/fusion label, kernel IR, fused computation, kernel input sources) of every
+    distinct kernel in the corpus (module.hlo and module.opt.hlo through the CPU pipeline)."""
+    from xla_runtime.backends.cpu import cpu_pipeline
+    from xla_runtime.client import load_module
+    from xla_runtime.cpu.lower import CannotLower, lower_fusion
+    seen, out = set(), []
+    for name in case_names():
+        case = Case(name)
+        for which in ("module.hlo", "module.opt.hlo"):
+            module = load_module(case.text(which))
+            cpu_pipeline().run(module)
+            for comp in module.computations:
+                for ins in comp.instructions:
+                    if ins.opcode != "fusion":
+                        continue
+                    try:
+                        kernel, sources = lower_fusion(ins.attr("calls"), ins.name)
+                    except CannotLower:
+                        continue
+                    if kernel.key() not in seen:
+                        seen.add(kernel.key())
+                        out.append((f"{name}/{which}/{ins.name}", kernel, ins.attr("calls"), sources, module))
+    return out
+
+
+def random_argument(shape, rng):
+    """Random values for an HLO parameter of ``shape`` (small integers, so indices stay near range)."""
+    dt = shape.dtype
+    if dt == np.bool_:
+        return rng.random(shape.dims) < 0.5
+    if dt.kind == "f" or dt == ml_dtypes.bfloat16:
+        return (rng.standard_normal(shape.dims) * 2).astype(dt)
+    return rng.integers(-3 if dt.kind == "i" else 0, 20, shape.dims).astype(dt)
+
+
+def as_storage(a: np.ndarray) -> np.ndarray:
+    """float16 / bfloat16 arrays as the uint16 bit patterns kernels take."""
+    return a.view(np.uint16) if a.dtype in (np.float16, ml_dtypes.bfloat16) else a

@@ -3,12 +3,9 @@ by ptxas where one is installed, parsed otherwise), and the same generator's hos
 the interpreter on each of those fusions; math precision, launch plans, the PTX cache."""
 from __future__ import annotations
 
-import functools
-
-import ml_dtypes
 import numpy as np
 import pytest
-from conformance import Case, available, case_names
+from conformance import as_storage, available, corpus_fusions, random_argument
 
 from kernels import ir
 from kernels.ptx import UnsupportedKernel, compile_host, compile_ptx, generate, plan
@@ -21,33 +18,6 @@ needs_corpus = pytest.mark.skipif(not available(), reason="../shared/conformance
 PTXAS = find_ptxas()
 needs_ptxas = pytest.mark.skipif(PTXAS is None, reason="ptxas not found (pip install the cuda extra: "
                                                        "nvidia-cuda-nvcc-cu12, or set XRT_PTXAS)")
-
-
-@functools.cache
-def corpus_fusions() -> list[tuple[str, object, object, list]]:
-    """(case/file/fusion label, kernel IR, fused computation, kernel input sources) of every
-    distinct kernel in the corpus (module.hlo and module.opt.hlo through the CPU pipeline)."""
-    from xla_runtime.backends.cpu import cpu_pipeline
-    from xla_runtime.client import load_module
-    from xla_runtime.cpu.lower import CannotLower, lower_fusion
-    seen, out = set(), []
-    for name in case_names():
-        case = Case(name)
-        for which in ("module.hlo", "module.opt.hlo"):
-            module = load_module(case.text(which))
-            cpu_pipeline().run(module)
-            for comp in module.computations:
-                for ins in comp.instructions:
-                    if ins.opcode != "fusion":
-                        continue
-                    try:
-                        kernel, sources = lower_fusion(ins.attr("calls"), ins.name)
-                    except CannotLower:
-                        continue
-                    if kernel.key() not in seen:
-                        seen.add(kernel.key())
-                        out.append((f"{name}/{which}/{ins.name}", kernel, ins.attr("calls"), sources, module))
-    return out
 
 
 def corpus_fusion_count() -> int:
@@ -85,20 +55,6 @@ def test_every_corpus_fusion_assembles_with_ptxas():
                 raise AssertionError(f"{label}: {e}") from None
 
 
-def _random_argument(shape, rng):
-    dt = shape.dtype
-    if dt == np.bool_:
-        return rng.random(shape.dims) < 0.5
-    if dt.kind == "f" or dt == ml_dtypes.bfloat16:
-        return (rng.standard_normal(shape.dims) * 2).astype(dt)
-    return rng.integers(-3 if dt.kind == "i" else 0, 20, shape.dims).astype(dt)
-
-
-def as_storage(a: np.ndarray) -> np.ndarray:
-    """float16 / bfloat16 arrays as the uint16 bit patterns kernels take."""
-    return a.view(np.uint16) if a.dtype in (np.float16, ml_dtypes.bfloat16) else a
-
-
 def run_host(kernel, sources, args, grid, the_plan=None):
     arrays = [as_storage(np.asarray(args[s.param] if s.param is not None else s.literal, order="C").reshape(-1))
               for s in sources]
@@ -129,7 +85,7 @@ def test_every_corpus_fusion_computes_what_the_interpreter_does():
     for label, kernel, comp, sources, module in corpus_fusions():
         rng = np.random.default_rng(0)
         params = sorted(comp.parameters, key=lambda p: p.parameter_number)
-        args = [_random_argument(p.shape, rng) for p in params]
+        args = [random_argument(p.shape, rng) for p in params]
         with np.errstate(all="ignore"):
             want = Interpreter(module).call(comp, args)
         want = list(want) if isinstance(want, tuple) else [want]
@@ -302,7 +258,7 @@ def test_64_bit_indexing_computes_the_same():
         wide = dataclasses.replace(plan(kernel), index_bits=64)
         assert "i64 %" in generate(kernel, plan=wide)[0]
         rng = np.random.default_rng(0)
-        args = [_random_argument(p.shape, rng) for p in sorted(comp.parameters, key=lambda p: p.parameter_number)]
+        args = [random_argument(p.shape, rng) for p in sorted(comp.parameters, key=lambda p: p.parameter_number)]
         with np.errstate(all="ignore"):
             want = Interpreter(module).call(comp, args)
         want = list(want) if isinstance(want, tuple) else [want]

@@ -9,6 +9,10 @@ import), so tests and users can change them in-process.
     XRT_DEBUG              0..3: more diagnostics at each level (1 pass timings, 2 fused module,
                            3 generated kernel source)
     XRT_CACHE_DIR          compiled-kernel cache directory ("" disables it)
+    XRT_KERNEL_CODEGEN     CPU kernel code generator: "llvm" (default: LLVM IR written with
+                           llvmlite, no numba in the process) or "numba" (generated Python source
+                           compiled by numba). Kernels llvm cannot build (complex numbers) use numba
+                           either way (XRT_DEBUG>=1 names them)
     XRT_GPU_GRAPHS         1: GPU programs run as captured device graphs (CUDA graphs), 0: stream
                            launches (default 0); read when a program is compiled
     XRT_GPU_RESULTS        "device": GPU results stay on the device until read (default); "host":
@@ -59,15 +63,24 @@ def cache_dir() -> str:
     return os.path.join(base, "xla_runtime")
 
 
+def _choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default)."""
+    raw = os.environ.get(name) or choices[0]
+    if raw not in choices:
+        raise ValueError(f"environment variable {name}={raw!r}: expected one of {', '.join(choices)}")
+    return raw
+
+
+KERNEL_CODEGENS = ("llvm", "numba")
+
+
+def kernel_codegen() -> str:
+    return _choice("XRT_KERNEL_CODEGEN", KERNEL_CODEGENS)
+
+
 def gpu_graphs() -> bool:
     return _int("XRT_GPU_GRAPHS", 0) != 0
 
 
-_GPU_RESULTS = ("device", "host")
-
-
 def gpu_results() -> str:
-    raw = os.environ.get("XRT_GPU_RESULTS") or "device"
-    if raw not in _GPU_RESULTS:
-        raise ValueError(f"environment variable XRT_GPU_RESULTS={raw!r} is not one of {', '.join(_GPU_RESULTS)}")
-    return raw
+    return _choice("XRT_GPU_RESULTS", ("device", "host"))

@@ -14,7 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..ir import INDEX, Expr, Kernel, ReduceStage, StoreStage, op_name
+from ..ir import INDEX, Expr, Kernel, ReduceStage, op_name
+from .layout import (ARRAY_DATA_OFFSET, REASSOCIABLE, compute_dtype, depends_on, lane_count,
+                     row_scratch, scratch_buffers, storage_dtype)
 
 # numpy type constructor spelled in generated code, per element type
 _NP = {"bool": "np.bool_", "int8": "np.int8", "int16": "np.int16", "int32": "np.int32", "int64": "np.int64",
@@ -25,29 +27,6 @@ _NP = {"bool": "np.bool_", "int8": "np.int8", "int16": "np.int16", "int32": "np.
 # rounded to the narrow type after every operation: (bits -> float32, rounding, float32 -> bits)
 _NARROW = {"float16": ("h2f", "rf16", "f2h"), "bfloat16": ("b2f", "rbf16", "f2b")}
 SUPPORTED_DTYPES = frozenset(_NP) | frozenset(_NARROW)
-
-
-def _array_data_offset() -> int:
-    """Where a NumPy array object keeps its data pointer (right after the object header)."""
-    import ctypes
-    probe = np.empty(1)
-    for offset in range(8, 64, 8):
-        if ctypes.c_void_p.from_address(id(probe) + offset).value == probe.ctypes.data:
-            return offset
-    raise RuntimeError("cannot find the data pointer in a NumPy array object")
-
-
-ARRAY_DATA_OFFSET = _array_data_offset()
-
-
-def storage_dtype(dt: str) -> str:
-    """The NumPy dtype a kernel's buffer of element type ``dt`` is passed as."""
-    return "uint16" if dt in _NARROW else dt
-
-
-def compute_dtype(dt: str) -> str:
-    """The type values of element type ``dt`` have inside a kernel."""
-    return "float32" if dt in _NARROW else dt
 
 
 def _is_float(dt: str) -> bool:
@@ -285,76 +264,6 @@ class _Emitter:
         return f"{ctor}({e.attr})"
 
 
-def _deps(e: Expr, memo: dict) -> frozenset:
-    """Which loop levels an expression depends on: 'inner' if any inner index (or var) is used."""
-    got = memo.get(e)
-    if got is None:
-        if e.kind in ("inner", "var"):
-            got = frozenset({"inner"})
-        elif e.kind in ("outer", "acc"):
-            got = frozenset({"outer"})
-        else:
-            got = frozenset().union(*(_deps(a, memo) for a in e.args)) if e.args else frozenset()
-        memo[e] = got
-    return got
-
-
-_REASSOCIABLE = frozenset({"add", "mul"})
-
-
-_EXPENSIVE = frozenset({"exp", "expm1", "log", "log1p", "tanh", "logistic", "erf", "sin", "cos", "pow",
-                        "tan", "atan2", "cbrt"})
-
-
-def scratch_buffers(kernel: Kernel) -> list[tuple[str, tuple[int, ...], str]]:
-    """(argument name, shape, dtype) of the per-call scratch buffers a kernel takes after its
-    outputs: lane partials of non-vectorizable reductions, and row caches. Passed in rather than
-    allocated inside: LLVM vectorizes loops over argument buffers, not over fresh allocations."""
-    out = []
-    if kernel.schedule == "row":
-        for si, stage in enumerate(kernel.stages):
-            if isinstance(stage, ReduceStage) and _lanes(stage):
-                out += [(f"p{si}_{k}", (_lanes(stage),), compute_dtype(init.dtype))
-                        for k, init in enumerate(stage.init)]
-        out += [(f"sc{j}", tuple(kernel.stages[-1].inner), compute_dtype(node.dtype))
-                for j, node in enumerate(_row_scratch(kernel))]
-    return out
-
-
-def _row_scratch(kernel: Kernel) -> list[Expr]:
-    """Transcendental values computed per element by a reduce stage and used again by the final
-    store stage of the same row space."""
-    if kernel.schedule != "row" or len(kernel.stages) < 2 or not isinstance(kernel.stages[-1], StoreStage):
-        return []
-    store = kernel.stages[-1]
-    if not store.inner:
-        return []
-    reduced: set = set()
-    for st in kernel.stages[:-1]:
-        if isinstance(st, ReduceStage) and st.inner == store.inner:
-            for v in st.values:
-                reduced.update(v.walk())
-    out = []
-    for stv in store.stores:
-        for node in stv.value.walk():
-            if node in reduced and node.kind == "op" and op_name(node) in _EXPENSIVE and node not in out:
-                out.append(node)
-    return out
-
-
-def _lanes(stage: ReduceStage) -> int:
-    """Independent partial results per row for reductions LLVM cannot vectorize itself (max/min
-    with NaN semantics, argmax...): they at least run as parallel dependency chains. 0 for sums
-    and products (vectorized under reassociation) and short rows."""
-    if not stage.inner:
-        return 0
-    if all(c.kind == "op" and op_name(c) in _REASSOCIABLE for c in stage.combine):
-        return 0
-    widest = max(np.dtype(compute_dtype(v.dtype)).itemsize for v in stage.values)
-    lanes = 64 // widest
-    return lanes if stage.inner[-1] >= 2 * lanes else 0
-
-
 def _subscript(parts) -> str:
     """Array subscript from int64 index codes. Indices are cast to unsigned: they are never
     negative, and numba then skips its negative-index wraparound, which would otherwise keep
@@ -466,7 +375,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
                     else node.attr
                 code = emit([names[a] for a in node.args], [compute_dtype(a.dtype) for a in node.args],
                              compute_dtype(node.dtype), attr)
-                if combine and name in _REASSOCIABLE and _is_float(node.dtype):
+                if combine and name in REASSOCIABLE and _is_float(node.dtype):
                     code = f"r{name}({names[node.args[0]]}, {names[node.args[1]]})"
                 if node.dtype in _NARROW:
                     code = f"{_NARROW[node.dtype][1]}({code})"
@@ -482,14 +391,14 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
         for root in roots:
             for node in root.walk():
                 if node not in outer_names and node.kind not in ("const", "outer", "acc") \
-                        and "inner" not in _deps(node, deps_memo) and (node.kind == "load" or node.kind == "op"):
+                        and "inner" not in depends_on(node, deps_memo) and (node.kind == "load" or node.kind == "op"):
                     value_code(node, outer_names, out_lines, outer_indent, {})
 
     if kernel.schedule == "column":
         body = _column_body(kernel, value_code)
     # Row kernels: expensive values a reduce pass computes and the store pass needs again (softmax's
     # exp) are kept in a row-sized scratch buffer (it stays in L1) instead of being recomputed.
-    scratch = _row_scratch(kernel)
+    scratch = row_scratch(kernel)
     kept_in_scratch: set = set()
     for si, stage in enumerate(kernel.stages if kernel.schedule != "column" else ()):
         if isinstance(stage, ReduceStage):
@@ -498,7 +407,7 @@ def generate(kernel: Kernel, fn_name: str = "kernel") -> str:
             inits = [value_code(init, outer_names, body, outer_indent, {}) for init in stage.init]
             for k, init in enumerate(inits):
                 body.append(f"{outer_indent}a{si}_{k} = {init}")
-            lanes = _lanes(stage)
+            lanes = lane_count(stage)
             if lanes:
                 # independent partial results per lane: the lane loop has no loop-carried
                 # dependence, so it vectorizes whatever the combiner (reductions are reassociated,

@@ -1,8 +1,9 @@
 """Loading compiled kernels as native code and calling them, without numba.
 
 A kernel is a C function ``void k(PyArrayObject *arrays..., int64 start, int64 stop)``. Its object code
-(what numba produced when it was first compiled) is linked into the process with llvmlite's MCJIT,
-one engine per object (every object defines its own copies of the helpers numba inlined), and
+(what the LLVM or the numba generator produced when it was first compiled) is linked into the
+process with llvmlite's MCJIT, one engine per object (every object defines its own copies of the
+helpers it inlined), and
 called through ctypes, which releases the GIL for the duration of the call.
 """
 from __future__ import annotations
@@ -14,9 +15,9 @@ _init_lock = threading.Lock()
 _initialized = False
 
 
-def _machine():
-    """A new target machine for the host CPU (an execution engine takes ownership of its target
-    machine and frees it with itself, so engines cannot share one)."""
+def host_machine(opt: int = 2):
+    """A new target machine for the host CPU and its features (an execution engine takes
+    ownership of its target machine and frees it with itself, so engines cannot share one)."""
     global _initialized
     import llvmlite.binding as ll
     with _init_lock:
@@ -26,7 +27,7 @@ def _machine():
             _initialized = True
     target = ll.Target.from_default_triple()
     return target.create_target_machine(cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
-                                        jit=True)
+                                        opt=opt, jit=True)
 
 
 # numba runtime entry points that compiled kernels reference only on their error paths (the
@@ -57,7 +58,7 @@ def load_object(obj: bytes, symbol: str, externals=()) -> tuple[int, object]:
     """Link ``obj`` into the process; the address of ``symbol`` and the engine that owns it
     (keep it alive as long as the code is used). ``externals``: the symbols it imports."""
     import llvmlite.binding as ll
-    machine = _machine()
+    machine = host_machine()
     _resolve(externals)
     engine = ll.create_mcjit_compiler(ll.parse_assembly(""), machine)
     engine.add_object_file(ll.ObjectFileRef.from_data(obj))

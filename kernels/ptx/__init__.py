@@ -6,9 +6,8 @@ toolkit needed), plus the same kernels built for the host CPU for testing.
     generate(kernel, target) -> (llvm_ir, plan)
 
 Modules: ``launch`` (schedule, block and grid per kernel shape), ``codegen`` (the loops and
-thread structure), ``scalar`` (op emitters with XLA's semantics), ``mathlib`` (transcendentals:
-the CPU's vmath algorithms retargeted, plus tan/atan2/cbrt/fmod), ``values`` (LLVM values with
-Python operators), ``target`` (NVPTX and host targets), ``check`` (PTX validation: ptxas or a
+thread structure; scalar ops, transcendentals and narrow floats come from ``kernels.llvm``, shared
+with the CPU's LLVM generator), ``target`` (NVPTX and host targets), ``check`` (PTX validation: ptxas or a
 parser), ``compiler`` (cache), ``host`` (MCJIT runner).
 """
 from .codegen import UnsupportedKernel, generate

@@ -25,40 +25,19 @@ from llvmlite import ir
 
 from .. import ir as kir
 from ..ir import Expr, Kernel, ReduceStage, StoreStage, op_name
-from . import mathlib
+from ..llvm import storage
+from ..llvm.loops import for_range
+from ..llvm.scalar import EMITTERS, NARROW, UnsupportedKernel, compute_type, storage_type
+from ..llvm.values import I1, V
 from . import target as tgt
 from .launch import Plan
 from .launch import plan as make_plan
-from .loops import for_range
-from .scalar import EMITTERS, NARROW, compute_type, storage_type
-from .values import I1, V
 
 I32, I64 = ir.IntType(32), ir.IntType(64)
 # ops on index values that stay index values (computed in the plan's index width)
 _INDEX_OPS = frozenset({"add", "sub", "mul", "idiv", "imod", "clamp", "max", "min"})
 # ops that may take narrowed index operands as they are (their emitters work at any width)
 _WIDTH_AGNOSTIC = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "convert", "select"})
-
-
-class _BFloatType(ir.Type):
-    """LLVM's ``bfloat`` (llvmlite has no class for it; casts only need its name)."""
-
-    def _to_string(self):
-        return "bfloat"
-
-    def __eq__(self, other):
-        return isinstance(other, _BFloatType)
-
-    def __hash__(self):
-        return hash("bfloat")
-
-
-def _narrow_type(dtype: str):
-    return ir.HalfType() if dtype == "float16" else _BFloatType()
-
-
-class UnsupportedKernel(NotImplementedError):
-    """The kernel uses something the GPU code generator does not handle (complex numbers...)."""
 
 
 class _Ctx:
@@ -113,14 +92,6 @@ class _HostThreads:
         pass
 
 
-def _strides(shape) -> list[int]:
-    out, acc = [0] * len(shape), 1
-    for d in range(len(shape) - 1, -1, -1):
-        out[d] = acc
-        acc *= shape[d]
-    return out
-
-
 class _Codegen:
     def __init__(self, kernel: Kernel, target: tgt.Target, plan: Plan, name: str):
         self.kernel = kernel
@@ -163,45 +134,19 @@ class _Codegen:
 
     # -- loads, stores, narrow floats --------------------------------------------------------------
     def to_compute(self, raw, dtype: str):
-        b = self.b
-        if dtype == "bool":
-            return b.icmp_unsigned("!=", raw, ir.Constant(raw.type, 0))
-        if dtype in NARROW:
-            if self.target.native_narrow:
-                half = _narrow_type(dtype)
-                return b.fpext(b.bitcast(raw, half), mathlib.F32)
-            fn = mathlib.f16_to_f32_bits if dtype == "float16" else mathlib.bf16_to_f32_bits
-            return fn(V(self.ctx, raw)).v
-        return raw
+        return storage.to_compute(self.ctx, raw, dtype, self.target.native_narrow)
 
     def to_storage(self, value, dtype: str):
-        b = self.b
-        if dtype == "bool":
-            return b.zext(value, ir.IntType(8))
-        if dtype in NARROW:
-            if self.target.native_narrow:
-                half = _narrow_type(dtype)
-                return b.bitcast(b.fptrunc(value, half), ir.IntType(16))
-            fn = mathlib.f32_to_f16_bits if dtype == "float16" else mathlib.f32_to_bf16_bits
-            return fn(V(self.ctx, value)).v
-        return value
+        return storage.to_storage(self.ctx, value, dtype, self.target.native_narrow)
 
     def round_narrow(self, value, dtype: str):
-        """A float32/float64 value rounded to float16/bfloat16, held as float32."""
-        b = self.b
-        if self.target.native_narrow:
-            if dtype == "bfloat16" and value.type == mathlib.F64:
-                value = b.fptrunc(value, mathlib.F32)      # through float32, as XLA does
-            half = _narrow_type(dtype)
-            return b.fpext(b.fptrunc(value, half), mathlib.F32)
-        fn = mathlib.round_f16_bits if dtype == "float16" else mathlib.round_bf16_bits
-        return fn(V(self.ctx, value)).v
+        return storage.round_narrow(self.ctx, value, dtype, self.target.native_narrow)
 
     def address(self, ptr, shape, index_values, dtype):
         b = self.b
         ty = self.idx if all(v.type == self.idx for v in index_values) else I64
         lin = None
-        for v, s in zip(index_values, _strides(shape)):
+        for v, s in zip(index_values, kir.strides(shape)):
             if s == 0:
                 continue
             term = self.coerce(v, ty)
@@ -262,7 +207,7 @@ class _Codegen:
     def delinearize(self, linear, dims) -> list:
         b = self.b
         out = []
-        for d, s in zip(dims, _strides(dims)):
+        for d, s in zip(dims, kir.strides(dims)):
             if d == 1:
                 out.append(ir.Constant(self.idx, 0))
                 continue

@@ -1,7 +1,8 @@
-"""The compiled CPU backend: simplify, fuse, lower each fusion to the kernel IR, compile it with
-numba, and run the result on the executor.
+"""The compiled CPU backend: simplify, fuse, lower each fusion to the kernel IR, compile it to
+native code (LLVM IR via llvmlite, or numba: ``XRT_KERNEL_CODEGEN``), and run the result on the
+executor.
 
-    module --simplify--> --fusion--> fusions --lower--> kernel IR --numba--> native kernels
+    module --simplify--> --fusion--> fusions --lower--> kernel IR --llvm|numba--> native kernels
 
 Fusions become kernel nodes (large ones split their outer dimension across the worker pool);
 other opcodes with a native node (``lowering_rule("cpu-node", opcode)``, see ``cpu/nodes.py``:
@@ -15,8 +16,8 @@ import sys
 
 import numpy as np
 
-from kernels.cpu.codegen import scratch_buffers
 from kernels.cpu.compiler import compile_kernel
+from kernels.cpu.layout import scratch_buffers
 
 from .. import config
 from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-node" rules
@@ -204,6 +205,8 @@ class CpuProgram(InterpreterProgram):
         if level >= 2:
             print(f"// ---- {module.name} after the CPU pipeline ----\n{module.to_text()}", file=sys.stderr)
         self.debug_source = level >= 3
+        self.codegen = config.kernel_codegen()
+        self.log = (lambda message: print(message, file=sys.stderr)) if level >= 1 else None
         self.cache_dir = config.cache_dir() or None
         self.fallbacks: list[str] = []
         self.kernels: dict[str, object] = {}
@@ -261,7 +264,7 @@ class CpuProgram(InterpreterProgram):
             kernel, sources = lower_fusion(body, ins.name)
         except CannotLower:
             return None
-        fn = compile_kernel(kernel, self.cache_dir, self.debug_source)
+        fn = compile_kernel(kernel, self.cache_dir, self.debug_source, self.codegen, self.log)
         self.kernels[ins.name] = kernel
         nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
         return KernelNode(ins, kernel, sources, fn, operand_slots, out_slot, nbytes)

@@ -1,4 +1,4 @@
-"""Scalar op emitters for the GPU code generator: one entry per ``kernels.ir.SCALAR_OPS`` name, with
+"""Scalar op emitters for the LLVM code generators (GPU and CPU): one entry per ``kernels.ir.SCALAR_OPS`` name, with
 the semantics of the CPU generator (``kernels/cpu/codegen.py`` and ``kernels/cpu/scalar.py``), which
 are XLA's: NaN-propagating max/min with -0 < +0, x/0 = -1 (signed) or all ones (unsigned), x%0 = x,
 INT_MIN/-1 = INT_MIN, shifts by >= the width shift everything out, float->int saturates (NaN -> 0),
@@ -6,7 +6,7 @@ total-order compares on float bit keys.
 
 An emitter is ``fn(args, arg_dtypes, result_dtype, attr) -> V``: ``args`` are ``V`` values of the
 compute types (float16/bfloat16 as float32, bool as i1, index arithmetic possibly narrowed to i32
-by the code generator), ``attr`` the op's attribute (the op name for families). Rounding float16 /
+by the GPU code generator), ``attr`` the op's attribute (the op name for families). Rounding float16 /
 bfloat16 results is the code generator's job, after the emitter.
 """
 from __future__ import annotations
@@ -21,6 +21,12 @@ from .values import F32, F64, I1, V, const_like
 from .values import SHIM as L
 
 Emitter = Callable[[list, list, str, object], V]
+
+
+class UnsupportedKernel(NotImplementedError):
+    """The kernel uses something an LLVM code generator does not handle (complex numbers...)."""
+
+
 EMITTERS: dict[str, Emitter] = {}
 NARROW = frozenset({"float16", "bfloat16"})
 
@@ -54,7 +60,7 @@ def compute_type(dt: str):
         return F64
     if is_int(dt):
         return ir.IntType(np.dtype(dt).itemsize * 8)
-    raise NotImplementedError(f"no GPU code for element type {dt}")
+    raise UnsupportedKernel(f"no LLVM code for element type {dt}")
 
 
 def storage_type(dt: str):

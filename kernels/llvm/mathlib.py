@@ -1,9 +1,9 @@
-"""Transcendental and other multi-instruction scalar functions for the GPU code generator.
+"""Transcendental and other multi-instruction scalar functions for the LLVM code generators.
 
 exp, expm1, log, log1p, tanh, logistic, erf, sin, cos, pow, rsqrt: the CPU's own algorithms
 (``kernels.vmath``), run here unchanged. Those are Python functions over a handful of primitives
-(``kernels.vmath._llvm``: fma, select, pow2, ...); ``retarget`` copies each one with the
-primitives bound to ``values.SHIM``, so calling it on ``V`` values emits the same arithmetic as
+(``kernels.vmath._llvm``: fma, select, pow2, ...); ``retarget`` copies each one with that
+module bound to ``values.SHIM``, so calling it on ``V`` values emits the same arithmetic as
 LLVM IR for any target. The precision table of ``kernels.vmath`` therefore holds here too
 (float32 <= 2.2 ulp, float64 <= 1.94 ulp), as long as the target does not contract a*b+c into fma
 on its own: the GPU target machine is created with fp-contraction off (see target.py).
@@ -30,32 +30,22 @@ from .values import F32, F64, SHIM, Table, V, const_like
 L = SHIM
 
 
-@functools.cache
-def _primitives():
-    """kernels.vmath._llvm (imported on first use: it imports numba) and, by id, the SHIM
-    function replacing each of its intrinsics."""
-    from ..vmath import _llvm
-    return _llvm, {id(getattr(_llvm, n)): getattr(SHIM, n) for n in dir(SHIM)
-                   if not n.startswith("_") and hasattr(_llvm, n)}
-
-
 _RETARGETED: dict = {}
 
 
 def retarget(fn):
     """A copy of the vmath function ``fn`` (and of every function it calls) that calls the SHIM
-    instead of numba intrinsics, and reads constant tables through ``Table``."""
+    where it calls the ``kernels.vmath._llvm`` primitives, and reads constant tables through
+    ``Table`` (no numba involved: the primitives module is only substituted, never read)."""
+    from ..vmath import _llvm
     got = _RETARGETED.get(fn)
     if got is not None:
         return got
-    module, intrinsics = _primitives()
     g = dict(fn.__globals__)
     for name in fn.__code__.co_names:
         val = g.get(name)
-        if val is module:
+        if val is _llvm:
             g[name] = SHIM
-        elif id(val) in intrinsics:
-            g[name] = intrinsics[id(val)]
         elif isinstance(val, types.FunctionType):
             g[name] = retarget(val)
     cells = None
