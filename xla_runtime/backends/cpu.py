@@ -32,6 +32,7 @@ from ..ops.registry import lowering
 from ..passes import DCE, PassManager, RemoveDeadComputations, simplification_pipeline
 from . import register_backend
 from .interpreter import InstructionNode, InterpreterProgram, Lowering, _nbytes
+from .slots import leaves
 
 # instructions that only move or name values: not counted as fallbacks
 _BOOKKEEPING = frozenset({"parameter", "constant", "tuple", "get-tuple-element", "after-all",
@@ -153,19 +154,18 @@ class CpuLowering(Lowering):
         super().__init__(interp)
         self.program = program
 
-    def arrange(self, comp, nodes, slots):
-        _fuse_epilogues(nodes, {slots[comp.root]})
+    def arrange(self, comp, nodes, root):
+        results = leaves(root)
+        _fuse_epilogues(nodes, set(results))
         if comp is self.program.module.entry:
-            # results computed straight into fresh arrays by kernels or BLAS, each by its own
-            # instruction, need none of the copying checks of Program.results
+            # results computed straight into fresh arrays by kernels or BLAS, each in its own
+            # slot, need none of the copying checks of Program.results
             producer = {w.buffer: n for n in nodes for w in n.writes}
-            root = comp.root
-            leaves = list(root.operands) if root.opcode == "tuple" else [root]
-            self.program.fresh_results = len(set(leaves)) == len(leaves) and all(
-                _writes_fresh(producer.get(slots[i])) for i in leaves)
+            self.program.fresh_results = len(set(results)) == len(results) and all(
+                _writes_fresh(producer.get(s)) for s in results)
             slot = self._slot()
             self.program.arena_slot = slot
-            self.program.assignment = assign(nodes, slot, {slots[comp.root]})
+            self.program.assignment = assign(nodes, slot, set(results))
             self.program.arenas = ArenaPool(self.program.assignment.arena_bytes)
 
     def node_for(self, ins, operand_slots, control, out):
@@ -225,8 +225,7 @@ class CpuProgram(InterpreterProgram):
 
     def results(self, buffers):
         if self.fresh_results:
-            root = buffers[self.root_slot]
-            out = list(root) if type(root) is tuple else [root]
+            out = [buffers[s] for s in self.root_slots]
         else:
             out = super().results(buffers)       # copies anything that is not its own memory
         arena = buffers[self.arena_slot]

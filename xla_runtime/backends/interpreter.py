@@ -20,6 +20,7 @@ from ..interpreter import Interpreter, check_supported
 from ..ops.control import branch_index, conditional_branches
 from . import register_backend
 from .program import Program
+from .slots import Moves, PackNode, Tree, expanded, leaves
 
 _KIND = {"dot": "blas", "convolution": "blas", "copy": "copy", "custom-call": "custom-call",
          "parameter": "parameter"}
@@ -49,58 +50,57 @@ class InstructionNode(Node):
 
 
 class _Lowered:
-    """A computation lowered for one call site: its graph and where its parameters and root live."""
-    __slots__ = ("graph", "param_slots", "root_slot")
+    """A computation lowered for one call site: its graph and where its parameters and root live
+    (trees of slots, see slots.py)."""
+    __slots__ = ("graph", "params", "root")
 
-    def __init__(self, graph, param_slots, root_slot):
-        self.graph, self.param_slots, self.root_slot = graph, param_slots, root_slot
+    def __init__(self, graph, params, root):
+        self.graph, self.params, self.root = graph, params, root
 
 
-class InterpreterWhileNode(WhileNode):
-    def __init__(self, ins, cond: _Lowered, body: _Lowered, in_slot: int, out_slot: int, reads, nbytes):
-        super().__init__(ins.name, cond.graph, body.graph, reads=reads, writes=[BufferSlice(out_slot)],
-                         nbytes=nbytes)
-        self.lowered_cond, self.lowered_body = cond, body
-        self.in_slot, self.out_slot = in_slot, out_slot
+class TreeWhileNode(WhileNode):
+    """A while loop whose state lives in ``state``, a tree of slots that the cond and body
+    computations read as their parameter: each iteration moves only the body's root into it."""
+
+    def __init__(self, ins, cond: _Lowered, body: _Lowered, init: Tree, state: Tree, reads, nbytes):
+        super().__init__(ins.name, cond.graph, body.graph, reads=reads,
+                         writes=[BufferSlice(s) for s in leaves(state)], nbytes=nbytes)
+        self.enter_moves = Moves(state, init)
+        self.body_moves = Moves(state, body.root)
+        self.pred_slot = cond.root
 
     def enter(self, frame):
-        frame.buffers[self.out_slot] = frame.buffers[self.in_slot]
-
-    def before_cond(self, frame):
-        frame.buffers[self.lowered_cond.param_slots[0]] = frame.buffers[self.out_slot]
+        self.enter_moves(frame.buffers)
 
     def predicate(self, frame):
-        return bool(frame.buffers[self.lowered_cond.root_slot])
-
-    def before_body(self, frame):
-        frame.buffers[self.lowered_body.param_slots[0]] = frame.buffers[self.out_slot]
+        return bool(frame.buffers[self.pred_slot])
 
     def after_body(self, frame):
-        frame.buffers[self.out_slot] = frame.buffers[self.lowered_body.root_slot]
+        self.body_moves(frame.buffers)
 
 
-class InterpreterConditionalNode(ConditionalNode):
-    def __init__(self, ins, branches: list[_Lowered], operand_slots, out_slot, reads, nbytes):
+class TreeConditionalNode(ConditionalNode):
+    """Each branch reads its operand's slots as its parameter; the chosen branch's root is moved
+    into ``out``."""
+
+    def __init__(self, ins, branches: list[_Lowered], index_slot: int, out: Tree, reads, nbytes):
         super().__init__(ins.name, [b.graph for b in branches], reads=reads,
-                         writes=[BufferSlice(out_slot)], nbytes=nbytes)
-        self.lowered = branches
-        self.operand_slots = operand_slots
-        self.out_slot = out_slot
+                         writes=[BufferSlice(s) for s in leaves(out)], nbytes=nbytes)
+        self.index_slot = index_slot
+        self.moves = [Moves(out, b.root) for b in branches]
 
     def branch_index(self, frame):
-        return branch_index(frame.buffers[self.operand_slots[0]], len(self.lowered))
-
-    def before_branch(self, frame, index):
-        frame.buffers[self.lowered[index].param_slots[0]] = frame.buffers[self.operand_slots[1 + index]]
+        return branch_index(frame.buffers[self.index_slot], len(self.moves))
 
     def after_branch(self, frame, index):
-        frame.buffers[self.out_slot] = frame.buffers[self.lowered[index].root_slot]
+        self.moves[index](frame.buffers)
 
 
 class Lowering:
     def __init__(self, interp: Interpreter):
         self.interp = interp
         self.num_slots = 0
+        self.constants: dict[int, object] = {}    # slot -> value, placed there before a run starts
 
     def _slot(self) -> int:
         self.num_slots += 1
@@ -110,36 +110,67 @@ class Lowering:
         """The node for one (non-control-flow) instruction; other backends override this."""
         return InstructionNode(ins, operand_slots, control, out, self.interp)
 
-    def arrange(self, comp: HloComputation, nodes: list[Node], slots: dict) -> None:
+    def arrange(self, comp: HloComputation, nodes: list[Node], root: Tree) -> None:
         """Last look at a computation's nodes before its graph is built (buffer assignment)."""
 
-    def computation(self, comp: HloComputation) -> _Lowered:
-        slots: dict[HloInstruction, int] = {}
-        params = [0] * len(comp.parameters)
+    def computation(self, comp: HloComputation, params: Sequence[Tree] | None = None) -> _Lowered:
+        """Lower ``comp``; ``params``: the trees its parameters alias (a control-flow call site's
+        state), else each parameter gets a slot of its own."""
+        trees: dict[HloInstruction, Tree] = {}
+        packed: dict[HloInstruction, int] = {}
         nodes: list[Node] = []
+
+        def slot_of(o: HloInstruction) -> int:
+            """One slot holding ``o``'s whole value (a tuple tree is packed, once)."""
+            tree = trees[o]
+            if type(tree) is int:
+                return tree
+            if o not in packed:
+                packed[o] = self._slot()
+                nodes.append(PackNode(f"{o.name}.pack", tree, packed[o]))
+            return packed[o]
+
         for ins in comp.post_order():
-            slots[ins] = out = self._slot()
-            if ins.opcode == "parameter":
-                params[ins.parameter_number] = out
+            op = ins.opcode
+            if op == "parameter":
+                trees[ins] = self._slot() if params is None else params[ins.parameter_number]
                 continue
-            operand_slots = [slots[o] for o in ins.operands]
-            control = [slots[c] for c in ins.control_predecessors]
-            reads = [BufferSlice(s) for s in operand_slots + control]
+            if op == "constant":       # no node: the value is in its slot from the start
+                trees[ins] = slot = self._slot()
+                self.constants[slot] = self.interp.evaluate(ins, [])
+                continue
+            if op == "tuple":          # bookkeeping resolved here: see slots.py
+                trees[ins] = tuple(trees[o] for o in ins.operands)
+                continue
+            if op == "get-tuple-element" and type(trees[ins.operands[0]]) is tuple:
+                trees[ins] = trees[ins.operands[0]][ins.attr("index")]
+                continue
+            control = [s for c in ins.control_predecessors for s in leaves(trees[c])]
+            reads = [BufferSlice(s) for o in ins.operands for s in leaves(trees[o])]
+            reads += [BufferSlice(s) for s in control]
             nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
-            if ins.opcode == "while":
-                node = InterpreterWhileNode(ins, self.computation(ins.attr("condition")),
-                                            self.computation(ins.attr("body")),
-                                            operand_slots[0], out, reads, nbytes)
-            elif ins.opcode == "conditional":
-                branches = [self.computation(c) for c in conditional_branches(ins)]
-                node = InterpreterConditionalNode(ins, branches, operand_slots, out, reads, nbytes)
+            if op == "while":
+                init = trees[ins.operands[0]]
+                state = expanded(ins.shape, self._slot)
+                node = TreeWhileNode(ins, self.computation(ins.attr("condition"), [state]),
+                                     self.computation(ins.attr("body"), [state]), init, state, reads, nbytes)
+                trees[ins] = state
+            elif op == "conditional":
+                branches = [self.computation(c, [trees[o]])
+                            for c, o in zip(conditional_branches(ins), ins.operands[1:])]
+                out = expanded(ins.shape, self._slot)
+                node = TreeConditionalNode(ins, branches, slot_of(ins.operands[0]), out, reads, nbytes)
+                trees[ins] = out
             else:
+                operand_slots = [slot_of(o) for o in ins.operands]
+                trees[ins] = out = self._slot()
                 node = self.node_for(ins, operand_slots, control, out)
             nodes.append(node)
-        self.arrange(comp, nodes, slots)
+        root = trees[comp.root]
+        self.arrange(comp, nodes, root)
         graph = ExecutionGraph(nodes, sequential_max_nodes=config.sequential_nodes(),
                                small_buffer_bytes=config.small_buffer_bytes())
-        return _Lowered(graph, params, slots[comp.root])
+        return _Lowered(graph, [trees[p] for p in comp.parameters], root)
 
 
 class InterpreterProgram(Program):
@@ -152,15 +183,18 @@ class InterpreterProgram(Program):
         lowering = self.make_lowering(Interpreter(module))
         entry = lowering.computation(module.entry)
         self.graph = entry.graph
-        self.param_slots = entry.param_slots
-        self.root_slot = entry.root_slot
+        self.param_slots = entry.params       # one slot each: bind() stores the arguments there
+        self.root_slots = leaves(entry.root)
         self.num_slots = lowering.num_slots
+        self._template = [None] * self.num_slots      # a fresh buffer table: the constants placed
+        for slot, value in lowering.constants.items():
+            self._template[slot] = value
         self.inline = self.graph.nbytes <= config.inline_max_bytes() and not self.graph.has_loops
         # constants are shared by every execution: results that alias one must be copied out
         self._constant_ids = {id(ins.literal) for ins in module.instructions() if ins.opcode == "constant"}
 
     def bind(self, args):
-        buffers = [None] * self.num_slots
+        buffers = self._template.copy()
         for slot, arg in zip(self.param_slots, args):
             buffers[slot] = arg
         return buffers
@@ -170,7 +204,7 @@ class InterpreterProgram(Program):
         # that are views, read-only, or the very array of an argument, a constant or another result.
         taken = None
         out = []
-        for v in _leaves(buffers[self.root_slot]):
+        for v in _leaves(tuple(buffers[s] for s in self.root_slots)):
             if isinstance(v, np.ndarray):
                 if taken is None:
                     taken = set(self._constant_ids)
