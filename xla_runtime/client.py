@@ -20,6 +20,7 @@ from .backends import available_backends, get_backend
 from .buffer import Buffer, Device
 from .errors import BufferDeletedError
 from .executor import Frame, default_pool, execute_graph
+from .executor.pool import Task
 from .hlo import HloModule, parse_hlo
 from .hlo.shape import Shape, TupleShape
 from .verifier import verify
@@ -201,8 +202,10 @@ class Executable:
         if self.program.inline:
             run_when_ready(pending, run.start)
         else:
-            pool = default_pool()
-            run_when_ready(pending, lambda: pool.submit(run.start))
+            pool, task = default_pool(), Task()
+            for buf in outputs:
+                buf._producer = task      # a caller blocking on a result may claim the task
+            run_when_ready(pending, lambda: pool.submit_task(task, run.start))
         return outputs
 
     def _donations(self, args, donate_argnums) -> list[int]:
