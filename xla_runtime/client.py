@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from async_values import AsyncValue, make_available, run_when_ready
+from async_values import AsyncValue, make_available, make_error, run_when_ready
 
 from . import profiler
 from .backends import available_backends, get_backend
@@ -195,13 +195,15 @@ class Executable:
             donated_arrays = {i: (args[i]._donate(self.name), args[i]._external) for i in donate}
             for i, (av, _) in donated_arrays.items():
                 inputs[i] = av
-        device = self.client._device
-        outputs = [Buffer(AsyncValue(), dims, dtype, device) for dims, dtype in self._out_meta]
-        run = _Execution(self, inputs, donated_arrays, outputs)
+        run = _Execution(self, inputs, donated_arrays)
         pending = [av for av in inputs if not av.is_available()]
         if self.program.inline:
+            if not pending:
+                return run.now()
+            outputs = run.pending_outputs()
             run_when_ready(pending, run.start)
         else:
+            outputs = run.pending_outputs()
             pool, task = default_pool(), Task()
             for buf in outputs:
                 buf._producer = task      # a caller blocking on a result may claim the task
@@ -246,44 +248,80 @@ class Executable:
 
 
 class _Execution:
-    """One call of execute(): binds arguments, runs the graph, completes the output Buffers."""
+    """One call of execute(): binds arguments, runs the graph, makes or completes the output
+    Buffers."""
     __slots__ = ("exe", "inputs", "donated", "outputs", "trace", "t0")
 
-    def __init__(self, exe: Executable, inputs, donated, outputs):
+    def __init__(self, exe: Executable, inputs, donated):
         self.exe = exe
         self.inputs = inputs
         self.donated = donated            # {param: (AsyncValue of its array, external memory?)}
-        self.outputs = outputs
+        self.outputs: list[Buffer] | None = None
         self.trace = profiler.current()
         self.t0 = 0
 
-    def start(self) -> None:
-        for av in self.inputs:
-            if av.is_error():
-                return self._fail(av.error)
-        program = self.exe.program
-        if self.trace is not None:
-            self.t0 = perf_counter_ns()
+    def pending_outputs(self) -> list[Buffer]:
+        device = self.exe.client._device
+        self.outputs = [Buffer(AsyncValue(), dims, dtype, device) for dims, dtype in self.exe._out_meta]
+        return self.outputs
+
+    def now(self) -> list[Buffer]:
+        """Run on this thread (every input is available); Buffers of the results, or of the error.
+        Pending Buffers only if some node finishes later."""
         try:
-            frame = Frame(program.bind([av.get() for av in self.inputs]), profiler=self.trace,
-                          context=program.context())
-            if program.numpy_nodes:
-                with np.errstate(all="ignore"):     # see executor.pool.quiet_floating_point
-                    done = execute_graph(program.graph, frame)
-            else:                                   # native code only: nothing to silence
-                done = execute_graph(program.graph, frame)
+            done, frame = self._launch()
+            if not done.is_available():
+                outputs = self.pending_outputs()
+                done.and_then(lambda: self._finish(done, frame))
+                return outputs
+            if done.is_error():
+                raise done.error
+            arrays = self._arrays(frame)
+        except Exception as e:
+            self._span(True)
+            return self._made([make_error(e) for _ in self.exe._out_meta])
+        self._span(False)
+        return self._made([make_available(a) for a in arrays])
+
+    def _made(self, values: list[AsyncValue]) -> list[Buffer]:
+        device = self.exe.client._device
+        return [Buffer(av, dims, dtype, device) for av, (dims, dtype) in zip(values, self.exe._out_meta)]
+
+    def start(self) -> None:
+        """Run with ``outputs`` pending (from a worker, or from the completion of an input)."""
+        try:
+            done, frame = self._launch()
         except Exception as e:
             return self._fail(e)
         done.and_then(lambda: self._finish(done, frame))
+
+    def _launch(self) -> tuple[AsyncValue, Frame]:
+        """Start the graph on this thread; its completion value and frame. Raises an input's error."""
+        for av in self.inputs:
+            if av.is_error():
+                raise av.error
+        program = self.exe.program
+        if self.trace is not None:
+            self.t0 = perf_counter_ns()
+        frame = Frame(program.bind([av.get() for av in self.inputs]), profiler=self.trace,
+                      context=program.context())
+        if program.numpy_nodes:
+            with np.errstate(all="ignore"):     # see executor.pool.quiet_floating_point
+                return execute_graph(program.graph, frame), frame
+        return execute_graph(program.graph, frame), frame     # native code only: nothing to silence
+
+    def _arrays(self, frame: Frame) -> list:
+        values = self.exe.program.results(frame.buffers)
+        arrays = [values[leaf] for leaf, _ in self.exe._outputs]
+        if self.donated:
+            self._reuse_donated(arrays)
+        return arrays
 
     def _finish(self, done: AsyncValue, frame: Frame) -> None:
         if done.is_error():
             return self._fail(done.error)
         try:
-            values = self.exe.program.results(frame.buffers)
-            arrays = [values[leaf] for leaf, _ in self.exe._outputs]
-            if self.donated:
-                self._reuse_donated(arrays)
+            arrays = self._arrays(frame)
         except Exception as e:
             return self._fail(e)
         self._span(False)

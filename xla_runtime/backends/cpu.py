@@ -70,6 +70,11 @@ class KernelNode(ArenaNode):
         self.tuple_result = ins.shape.is_tuple
         self.extent = kernel.outer[0] if kernel.outer else 1
         self.split = nbytes >= SPLIT_BYTES and self.extent >= 2
+        # the common case, recognised once here: array operands as they are, one array result
+        plain = (all(slot is not None and not scalar and not narrow for slot, _, scalar, narrow in self.inputs)
+                 and len(self.out_specs) == 1 and self.out_specs[0][0] and not self.out_narrow[0]
+                 and not self.scratch_specs and not self.split and not self.tuple_result)
+        self.plain_slots = tuple(slot for slot, *_ in self.inputs) if plain else None
 
     def prepare(self, frame: Frame, outs: list | None = None):
         """(kernel, its array arguments, the output arrays) for one execution (``outs``: arrays
@@ -92,6 +97,14 @@ class KernelNode(ArenaNode):
         return self.fn, args, outs
 
     def run(self, frame: Frame):
+        if self.plain_slots is not None:       # the per-call path of small programs: keep it lean
+            b = frame.buffers
+            args = [b[s] for s in self.plain_slots]
+            if all(type(a) is np.ndarray and a.flags.c_contiguous for a in args):
+                out = self.new_output(frame, 0)
+                self.fn(*args, out, 0, self.extent)
+                b[self.out_slot] = out
+                return None
         fn, args, outs = self.prepare(frame)
         if not self.split:
             fn(*args, *self._scratch(), 0, self.extent)
