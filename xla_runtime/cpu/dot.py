@@ -46,6 +46,10 @@ class DotNode(ArenaNode):
         self.out_dims = ins.shape.dims
         self.dtype = ins.shape.dtype
         self.out_specs = [(tuple(ins.shape.dims), np.dtype(ins.shape.dtype))]
+        # operands already in (batch, rows, k) x (batch, k, cols) order (most layers and loop
+        # bodies) need no transposing view, which costs more than the reshape
+        self.lperm = None if self.lperm == tuple(range(lhs.rank)) else self.lperm
+        self.rperm = None if self.rperm == tuple(range(rhs.rank)) else self.rperm
 
     @property
     def extent(self) -> int:
@@ -57,8 +61,8 @@ class DotNode(ArenaNode):
         batches (or rows) [lo, hi) of it."""
         b = frame.buffers
         lhs, rhs = b[self.slots[0]], b[self.slots[1]]
-        a = np.transpose(lhs, self.lperm).reshape(self.B, self.M, self.K)
-        c = np.transpose(rhs, self.rperm).reshape(self.B, self.K, self.N)
+        a = (lhs if self.lperm is None else lhs.transpose(self.lperm)).reshape(self.B, self.M, self.K)
+        c = (rhs if self.rperm is None else rhs.transpose(self.rperm)).reshape(self.B, self.K, self.N)
         out = (self.new_output(frame, 0) if out is None else out).reshape(self.B, self.M, self.N)
         b[self.out_slot] = out.reshape(self.out_dims)
         by_batch = self.B > 1
