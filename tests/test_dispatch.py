@@ -213,3 +213,43 @@ def test_helping_caller_gets_its_blas_thread_setting_back(busy_workers):
         assert setter(3) == 3                    # and this thread's own setting is back
     finally:
         setter(before)
+
+
+INTERRUPTED = """HloModule interrupted
+cond {
+  s = (s32[], f32[4]) parameter(0)
+  i = s32[] get-tuple-element(s), index=0
+  n = s32[] constant(3)
+  ROOT lt = pred[] compare(i, n), direction=LT
+}
+body {
+  t = (s32[], f32[4]) parameter(0)
+  j = s32[] get-tuple-element(t), index=0
+  v = f32[4] get-tuple-element(t), index=1
+  one = s32[] constant(1)
+  j1 = s32[] add(j, one)
+  v1 = f32[4] custom-call(v), custom_call_target="xrt_test.interrupt"
+  ROOT out = (s32[], f32[4]) tuple(j1, v1)
+}
+ENTRY main {
+  x = f32[4] parameter(0)
+  zero = s32[] constant(0)
+  init = (s32[], f32[4]) tuple(zero, x)
+  loop = (s32[], f32[4]) while(init), condition=cond, body=body
+  ROOT res = f32[4] get-tuple-element(loop), index=1
+}"""
+
+
+def test_an_interrupt_while_helping_reaches_the_caller_and_the_buffers(busy_workers):
+    from xla_runtime.ops.custom_call import CUSTOM_CALLS, custom_call
+
+    @custom_call("xrt_test.interrupt")
+    def _interrupt(ctx, ins, args):
+        raise KeyboardInterrupt
+    try:
+        (h,) = xla_runtime.Client("cpu").compile(INTERRUPTED).execute(np.zeros(4, np.float32))
+        with pytest.raises(KeyboardInterrupt):
+            np.asarray(h)                        # the caller ran it, so the interrupt is its own
+        assert h.is_ready() and isinstance(h.ready.error, KeyboardInterrupt)    # no reader hangs
+    finally:
+        CUSTOM_CALLS.pop("xrt_test.interrupt", None)

@@ -288,11 +288,15 @@ class _Execution:
         return [Buffer(av, dims, dtype, device) for av, (dims, dtype) in zip(values, self.exe._out_meta)]
 
     def start(self) -> None:
-        """Run with ``outputs`` pending (from a worker, or from the completion of an input)."""
+        """Run with ``outputs`` pending (from a worker, from the completion of an input, or from
+        a caller that claimed the task while waiting for it)."""
         try:
             done, frame = self._launch()
-        except Exception as e:
-            return self._fail(e)
+        except BaseException as e:
+            self._fail(e)                 # readers get the error rather than wait forever
+            if not isinstance(e, Exception):
+                raise                     # a KeyboardInterrupt in a helping caller reaches it
+            return
         done.and_then(lambda: self._finish(done, frame))
 
     def _launch(self) -> tuple[AsyncValue, Frame]:

@@ -93,7 +93,9 @@ class Task:
             return True
         _local.worker, _local.undo = True, []
         try:
-            _call(fn, args)
+            fn(*args)
+        except Exception:   # as on a worker; a KeyboardInterrupt does reach the helping caller
+            _log.exception("executor task %r raised", fn)
         finally:
             undo, _local.worker, _local.undo = _local.undo, False, None
             for u in reversed(undo):
