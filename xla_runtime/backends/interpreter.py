@@ -116,61 +116,88 @@ class Lowering:
     def computation(self, comp: HloComputation, params: Sequence[Tree] | None = None) -> _Lowered:
         """Lower ``comp``; ``params``: the trees its parameters alias (a control-flow call site's
         state), else each parameter gets a slot of its own."""
-        trees: dict[HloInstruction, Tree] = {}
-        packed: dict[HloInstruction, int] = {}
-        nodes: list[Node] = []
-
-        def slot_of(o: HloInstruction) -> int:
-            """One slot holding ``o``'s whole value (a tuple tree is packed, once)."""
-            tree = trees[o]
-            if type(tree) is int:
-                return tree
-            if o not in packed:
-                packed[o] = self._slot()
-                nodes.append(PackNode(f"{o.name}.pack", tree, packed[o]))
-            return packed[o]
-
+        plan = _ComputationPlan(self, params)
         for ins in comp.post_order():
-            op = ins.opcode
-            if op == "parameter":
-                trees[ins] = self._slot() if params is None else params[ins.parameter_number]
-                continue
-            if op == "constant":       # no node: the value is in its slot from the start
-                trees[ins] = slot = self._slot()
-                self.constants[slot] = self.interp.evaluate(ins, [])
-                continue
-            if op == "tuple":          # bookkeeping resolved here: see slots.py
-                trees[ins] = tuple(trees[o] for o in ins.operands)
-                continue
-            if op == "get-tuple-element" and type(trees[ins.operands[0]]) is tuple:
-                trees[ins] = trees[ins.operands[0]][ins.attr("index")]
-                continue
-            control = [s for c in ins.control_predecessors for s in leaves(trees[c])]
-            reads = [BufferSlice(s) for o in ins.operands for s in leaves(trees[o])]
-            reads += [BufferSlice(s) for s in control]
-            nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
-            if op == "while":
-                init = trees[ins.operands[0]]
-                state = expanded(ins.shape, self._slot)
-                node = TreeWhileNode(ins, self.computation(ins.attr("condition"), [state]),
-                                     self.computation(ins.attr("body"), [state]), init, state, reads, nbytes)
-                trees[ins] = state
-            elif op == "conditional":
-                branches = [self.computation(c, [trees[o]])
-                            for c, o in zip(conditional_branches(ins), ins.operands[1:])]
-                out = expanded(ins.shape, self._slot)
-                node = TreeConditionalNode(ins, branches, slot_of(ins.operands[0]), out, reads, nbytes)
-                trees[ins] = out
-            else:
-                operand_slots = [slot_of(o) for o in ins.operands]
-                trees[ins] = out = self._slot()
-                node = self.node_for(ins, operand_slots, control, out)
-            nodes.append(node)
-        root = trees[comp.root]
-        self.arrange(comp, nodes, root)
-        graph = ExecutionGraph(nodes, sequential_max_nodes=config.sequential_nodes(),
+            getattr(plan, _PLANNERS.get(ins.opcode, "node"))(ins)
+        root = plan.trees[comp.root]
+        self.arrange(comp, plan.nodes, root)
+        graph = ExecutionGraph(plan.nodes, sequential_max_nodes=config.sequential_nodes(),
                                small_buffer_bytes=config.small_buffer_bytes())
-        return _Lowered(graph, [trees[p] for p in comp.parameters], root)
+        return _Lowered(graph, [plan.trees[p] for p in comp.parameters], root)
+
+
+# opcode -> the _ComputationPlan method that plans it (any other: ``node``). The first four are
+# resolved while planning and never run: see slots.py
+_PLANNERS = {"parameter": "parameter", "constant": "constant", "tuple": "tuple",
+             "get-tuple-element": "get_tuple_element", "while": "while_", "conditional": "conditional"}
+
+
+class _ComputationPlan:
+    """Where each instruction of one computation lives (``trees``) and the nodes that compute them."""
+
+    def __init__(self, lowering: Lowering, params: Sequence[Tree] | None):
+        self.lowering = lowering
+        self.params = params
+        self.trees: dict[HloInstruction, Tree] = {}
+        self.packed: dict[HloInstruction, int] = {}
+        self.nodes: list[Node] = []
+
+    def slot_of(self, o: HloInstruction) -> int:
+        """One slot holding ``o``'s whole value (a tuple tree is packed, once)."""
+        tree = self.trees[o]
+        if type(tree) is int:
+            return tree
+        if o not in self.packed:
+            self.packed[o] = self.lowering._slot()
+            self.nodes.append(PackNode(f"{o.name}.pack", tree, self.packed[o]))
+        return self.packed[o]
+
+    def parameter(self, ins):
+        self.trees[ins] = self.lowering._slot() if self.params is None else self.params[ins.parameter_number]
+
+    def constant(self, ins):          # the value is in its slot before a run starts
+        self.trees[ins] = slot = self.lowering._slot()
+        self.lowering.constants[slot] = self.lowering.interp.evaluate(ins, [])
+
+    def tuple(self, ins):
+        self.trees[ins] = tuple(self.trees[o] for o in ins.operands)
+
+    def get_tuple_element(self, ins):
+        tree = self.trees[ins.operands[0]]
+        if type(tree) is tuple:
+            self.trees[ins] = tree[ins.attr("index")]
+        else:                         # a runtime tuple (an argument, a fallback's result)
+            self.node(ins)
+
+    def _reads(self, ins) -> tuple[list[int], list[BufferSlice], int]:
+        control = [s for c in ins.control_predecessors for s in leaves(self.trees[c])]
+        reads = [BufferSlice(s) for o in ins.operands for s in leaves(self.trees[o])]
+        nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
+        return control, reads + [BufferSlice(s) for s in control], nbytes
+
+    def while_(self, ins):
+        _, reads, nbytes = self._reads(ins)
+        lower = self.lowering
+        state = expanded(ins.shape, lower._slot)
+        self.nodes.append(TreeWhileNode(ins, lower.computation(ins.attr("condition"), [state]),
+                                        lower.computation(ins.attr("body"), [state]),
+                                        self.trees[ins.operands[0]], state, reads, nbytes))
+        self.trees[ins] = state
+
+    def conditional(self, ins):
+        _, reads, nbytes = self._reads(ins)
+        lower = self.lowering
+        branches = [lower.computation(c, [self.trees[o]])
+                    for c, o in zip(conditional_branches(ins), ins.operands[1:])]
+        out = expanded(ins.shape, lower._slot)
+        self.nodes.append(TreeConditionalNode(ins, branches, self.slot_of(ins.operands[0]), out, reads, nbytes))
+        self.trees[ins] = out
+
+    def node(self, ins):
+        control, _, _ = self._reads(ins)
+        operand_slots = [self.slot_of(o) for o in ins.operands]
+        self.trees[ins] = out = self.lowering._slot()
+        self.nodes.append(self.lowering.node_for(ins, operand_slots, control, out))
 
 
 class InterpreterProgram(Program):
