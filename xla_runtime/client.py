@@ -72,12 +72,23 @@ class ArgumentChecker:
                             f"({', '.join(_describe(p.shape) for p in params)}), got {len(args)}")
         out = []
         for i, (fast, a) in enumerate(zip(self.fast, args)):
-            if fast is not None and type(a) is np.ndarray and a.dtype == fast[0] and a.shape == fast[1]:
+            if _fits(fast, a):
                 out.append(make_available(a))
             else:
                 p = params[i]
                 out.append(_check_argument(f"argument {i} (parameter %{p.name})", p.shape, a))
         return out
+
+    def plain_arrays(self, args: Sequence[Any]) -> Sequence[Any] | None:
+        """``args`` when every one is a NumPy array of its parameter's exact dtype and shape (the
+        usual call, which then needs no AsyncValues), else None."""
+        if len(args) == len(self.fast) and all(map(_fits, self.fast, args)):
+            return args
+        return None
+
+
+def _fits(fast, a) -> bool:
+    return fast is not None and type(a) is np.ndarray and a.dtype == fast[0] and a.shape == fast[1]
 
 
 def _check_argument(label: str, shape: Shape, arg) -> AsyncValue:
@@ -188,6 +199,10 @@ class Executable:
         donated: their memory may be reused for results, and they can no longer be read.
         NumPy arguments are not copied: do not modify them until the results are ready.
         """
+        if self.program.inline and not donate_argnums and not self._aliases:
+            arrays = self._check.plain_arrays(args)
+            if arrays is not None:
+                return _Execution(self, arrays, None, ready=True).now()
         inputs = self._check(args)
         donated_arrays = None
         if donate_argnums or self._aliases:
@@ -250,11 +265,12 @@ class Executable:
 class _Execution:
     """One call of execute(): binds arguments, runs the graph, makes or completes the output
     Buffers."""
-    __slots__ = ("exe", "inputs", "donated", "outputs", "trace", "t0")
+    __slots__ = ("exe", "inputs", "ready", "donated", "outputs", "trace", "t0")
 
-    def __init__(self, exe: Executable, inputs, donated):
+    def __init__(self, exe: Executable, inputs, donated, ready: bool = False):
         self.exe = exe
-        self.inputs = inputs
+        self.inputs = inputs              # AsyncValues of the arguments (with ``ready``: the arrays)
+        self.ready = ready
         self.donated = donated            # {param: (AsyncValue of its array, external memory?)}
         self.outputs: list[Buffer] | None = None
         self.trace = profiler.current()
@@ -301,14 +317,17 @@ class _Execution:
 
     def _launch(self) -> tuple[AsyncValue, Frame]:
         """Start the graph on this thread; its completion value and frame. Raises an input's error."""
-        for av in self.inputs:
-            if av.is_error():
-                raise av.error
+        if self.ready:
+            values = self.inputs
+        else:
+            for av in self.inputs:
+                if av.is_error():
+                    raise av.error
+            values = [av.get() for av in self.inputs]
         program = self.exe.program
         if self.trace is not None:
             self.t0 = perf_counter_ns()
-        frame = Frame(program.bind([av.get() for av in self.inputs]), profiler=self.trace,
-                      context=program.context())
+        frame = Frame(program.bind(values), profiler=self.trace, context=program.context())
         if program.numpy_nodes:
             with np.errstate(all="ignore"):     # see executor.pool.quiet_floating_point
                 return execute_graph(program.graph, frame), frame
