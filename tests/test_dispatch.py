@@ -253,3 +253,23 @@ def test_an_interrupt_while_helping_reaches_the_caller_and_the_buffers(busy_work
         assert h.is_ready() and isinstance(h.ready.error, KeyboardInterrupt)    # no reader hangs
     finally:
         CUSTOM_CALLS.pop("xrt_test.interrupt", None)
+
+
+def test_small_kernels_run_holding_the_gil_with_the_same_results():
+    small = xla_runtime.Client("cpu").compile("""HloModule small
+ENTRY main {
+  x = f32[8] parameter(0)
+  y = f32[8] parameter(1)
+  m = f32[8] multiply(x, y)
+  ROOT t = f32[8] tanh(m)
+}""")
+    (node,) = small.program.graph.nodes
+    assert node.call == node.fn.call_holding_gil     # bound methods of the same kernel compare equal
+    x, y = np.linspace(-2, 2, 8, dtype=np.float32), np.full(8, 0.5, np.float32)
+    released, held = np.empty(8, np.float32), np.empty(8, np.float32)
+    node.fn(x, y, released, 0, 8)
+    node.fn.call_holding_gil(x, y, held, 0, 8)
+    np.testing.assert_array_equal(held, released)
+    np.testing.assert_allclose(np.asarray(small.execute(x, y)[0]), np.tanh(x * y), rtol=1e-6)
+    with pytest.raises(TypeError, match="start, stop"):
+        node.fn.call_holding_gil(x, y, held, 0)

@@ -40,6 +40,7 @@ _BOOKKEEPING = frozenset({"parameter", "constant", "tuple", "get-tuple-element",
 _BLAS = frozenset({"dot", "convolution"})
 _NARROW = frozenset({"float16", "bfloat16"})     # passed to kernels as uint16 bits
 SPLIT_BYTES = 1 << 20    # kernels touching more than this split their outer loop across threads
+HOLD_GIL_BYTES = 4096    # kernels touching at most this run holding the GIL
 
 
 def cpu_pipeline(dump_after: str | None = None, dump_to=None) -> PassManager:
@@ -75,6 +76,8 @@ class KernelNode(ArenaNode):
                  and len(self.out_specs) == 1 and self.out_specs[0][0] and not self.out_narrow[0]
                  and not self.scratch_specs and not self.split and not self.tuple_result)
         self.plain_slots = tuple(slot for slot, *_ in self.inputs) if plain else None
+        # a kernel of a few µs runs holding the GIL (see NativeKernel.call_holding_gil)
+        self.call = fn.call_holding_gil if nbytes <= HOLD_GIL_BYTES and hasattr(fn, "call_holding_gil") else fn
 
     def prepare(self, frame: Frame, outs: list | None = None):
         """(kernel, its array arguments, the output arrays) for one execution (``outs``: arrays
@@ -100,14 +103,17 @@ class KernelNode(ArenaNode):
         if self.plain_slots is not None:       # the per-call path of small programs: keep it lean
             b = frame.buffers
             args = [b[s] for s in self.plain_slots]
-            if all(type(a) is np.ndarray and a.flags.c_contiguous for a in args):
+            for a in args:
+                if type(a) is not np.ndarray or not a.flags.c_contiguous:
+                    break
+            else:
                 out = self.new_output(frame, 0)
-                self.fn(*args, out, 0, self.extent)
+                self.call(*args, out, 0, self.extent)
                 b[self.out_slot] = out
                 return None
         fn, args, outs = self.prepare(frame)
         if not self.split:
-            fn(*args, *self._scratch(), 0, self.extent)
+            self.call(*args, *self._scratch(), 0, self.extent)
             self._publish(frame.buffers, outs)
             return None
         # scratch: one set per part (per thread)
