@@ -71,11 +71,14 @@ class KernelNode(ArenaNode):
         self.tuple_result = ins.shape.is_tuple
         self.extent = kernel.outer[0] if kernel.outer else 1
         self.split = nbytes >= SPLIT_BYTES and self.extent >= 2
-        # the common case, recognised once here: array operands as they are, one array result
-        plain = (all(slot is not None and not scalar and not narrow for slot, _, scalar, narrow in self.inputs)
-                 and len(self.out_specs) == 1 and self.out_specs[0][0] and not self.out_narrow[0]
+        # the common case, recognised once here: array operands (rank 0 ones passed as shape
+        # (1,)), one array result, nothing else to pass
+        plain = (all(slot is not None and not narrow for slot, _, _, narrow in self.inputs)
+                 and len(self.out_specs) == 1 and not self.out_narrow[0]
                  and not self.scratch_specs and not self.split and not self.tuple_result)
         self.plain_slots = tuple(slot for slot, *_ in self.inputs) if plain else None
+        self.plain_scalars = tuple(k for k, (_, _, scalar, _) in enumerate(self.inputs) if scalar)
+        self.scalar_result = not self.out_specs[0][0] if self.out_specs else False
         # a kernel of a few µs runs holding the GIL (see NativeKernel.call_holding_gil)
         self.call = fn.call_holding_gil if nbytes <= HOLD_GIL_BYTES and hasattr(fn, "call_holding_gil") else fn
 
@@ -107,9 +110,11 @@ class KernelNode(ArenaNode):
                 if type(a) is not np.ndarray or not a.flags.c_contiguous:
                     break
             else:
+                for k in self.plain_scalars:
+                    args[k] = args[k].reshape(1)
                 out = self.new_output(frame, 0)
                 self.call(*args, out, 0, self.extent)
-                b[self.out_slot] = out
+                b[self.out_slot] = out.reshape(()) if self.scalar_result else out
                 return None
         fn, args, outs = self.prepare(frame)
         if not self.split:
