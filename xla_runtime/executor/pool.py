@@ -71,7 +71,7 @@ class WorkerPool:
 def _call(fn, args) -> None:
     try:
         fn(*args)
-    except BaseException:   # a task must not kill its worker (nor its helping caller)
+    except BaseException:   # a task must not kill its worker
         _log.exception("executor task %r raised", fn)
 
 
