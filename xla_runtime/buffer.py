@@ -34,7 +34,7 @@ class Device:
 
 
 class Buffer:
-    __slots__ = ("_av", "_shape", "_dtype", "device", "_gone", "_external", "__weakref__")
+    __slots__ = ("_av", "_shape", "_dtype", "device", "_gone", "_external", "_producer", "__weakref__")
 
     def __init__(self, av: AsyncValue, shape: tuple[int, ...], dtype: np.dtype, device: Device,
                  external: bool = False):
@@ -44,6 +44,7 @@ class Buffer:
         self.device = device
         self._gone: str | None = None     # why it can no longer be read (deleted / donated)
         self._external = external         # memory borrowed from the caller: never written into
+        self._producer = None             # the pool Task computing it, while not yet claimed
 
     @classmethod
     def from_array(cls, array: np.ndarray, device: Device, external: bool = False) -> "Buffer":
@@ -84,6 +85,8 @@ class Buffer:
     def block_until_ready(self, timeout: float | None = None) -> "Buffer":
         """Wait for the contents; raises the execution's error if it failed."""
         self._check_live()
+        if timeout is None:       # a bounded wait must not take on the whole execution
+            self._help()
         self._av.block_until_ready(timeout)
         if self._av.is_error():
             raise self._av.error
@@ -92,7 +95,17 @@ class Buffer:
     def _array(self) -> np.ndarray:
         """The internal array (waits; raises the execution's error)."""
         self._check_live()
+        self._help()
         return self._av.get()
+
+    def _help(self) -> None:
+        """About to wait: if the execution computing this Buffer still sits in the pool's queue,
+        run it on this thread rather than wait for a worker to wake up and do it."""
+        task = self._producer
+        if task is not None:
+            self._producer = None
+            if not self._av.is_available():
+                task.run()
 
     # -- reading ---------------------------------------------------------------------------------
     def to_numpy(self) -> np.ndarray:

@@ -13,13 +13,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from async_values import AsyncValue, make_available, run_when_ready
+from async_values import AsyncValue, make_available, make_error, run_when_ready
 
 from . import profiler
 from .backends import available_backends, get_backend
 from .buffer import Buffer, Device
 from .errors import BufferDeletedError
 from .executor import Frame, default_pool, execute_graph
+from .executor.pool import Task
 from .hlo import HloModule, parse_hlo
 from .hlo.shape import Shape, TupleShape
 from .verifier import verify
@@ -71,12 +72,23 @@ class ArgumentChecker:
                             f"({', '.join(_describe(p.shape) for p in params)}), got {len(args)}")
         out = []
         for i, (fast, a) in enumerate(zip(self.fast, args)):
-            if fast is not None and type(a) is np.ndarray and a.dtype == fast[0] and a.shape == fast[1]:
+            if _fits(fast, a):
                 out.append(make_available(a))
             else:
                 p = params[i]
                 out.append(_check_argument(f"argument {i} (parameter %{p.name})", p.shape, a))
         return out
+
+    def plain_arrays(self, args: Sequence[Any]) -> Sequence[Any] | None:
+        """``args`` when every one is a NumPy array of its parameter's exact dtype and shape (the
+        usual call, which then needs no AsyncValues), else None."""
+        if len(args) == len(self.fast) and all(map(_fits, self.fast, args)):
+            return args
+        return None
+
+
+def _fits(fast, a) -> bool:
+    return fast is not None and type(a) is np.ndarray and a.dtype == fast[0] and a.shape == fast[1]
 
 
 def _check_argument(label: str, shape: Shape, arg) -> AsyncValue:
@@ -188,6 +200,10 @@ class Executable:
         donated: their memory may be reused for results, and they can no longer be read.
         NumPy arguments are not copied: do not modify them until the results are ready.
         """
+        if self.program.inline and not donate_argnums and not self._aliases:
+            arrays = self._check.plain_arrays(args)
+            if arrays is not None:
+                return _Execution(self, arrays, None, ready=True).now()
         inputs = self._check(args)
         donated_arrays = None
         if donate_argnums or self._aliases:
@@ -195,17 +211,19 @@ class Executable:
             donated_arrays = {i: (args[i]._donate(self.name), args[i]._external) for i in donate}
             for i, (av, _) in donated_arrays.items():
                 inputs[i] = av
-        device = self.client._device
-        outputs = [self._buffer_type(AsyncValue(), dims, dtype, device) for dims, dtype in self._out_meta]
-        # the execution completes the values, not the Buffers: a Buffer donated or deleted before
-        # its execution ends no longer holds its value
-        run = _Execution(self, inputs, donated_arrays, [b._av for b in outputs])
+        run = _Execution(self, inputs, donated_arrays)
         pending = [av for av in inputs if not av.is_available()]
         if self.program.inline:
+            if not pending:
+                return run.now()
+            outputs = run.pending_outputs()
             run_when_ready(pending, run.start)
         else:
-            pool = default_pool()
-            run_when_ready(pending, lambda: pool.submit(run.start))
+            outputs = run.pending_outputs()
+            pool, task = default_pool(), Task()
+            for buf in outputs:
+                buf._producer = task      # a caller blocking on a result may claim the task
+            run_when_ready(pending, lambda: pool.submit_task(task, run.start))
         return outputs
 
     def _donations(self, args, donate_argnums) -> list[int]:
@@ -246,44 +264,90 @@ class Executable:
 
 
 class _Execution:
-    """One call of execute(): binds arguments, runs the graph, completes the output Buffers."""
-    __slots__ = ("exe", "inputs", "donated", "outputs", "trace", "t0")
+    """One call of execute(): binds arguments, runs the graph, makes or completes the output
+    Buffers."""
+    __slots__ = ("exe", "inputs", "ready", "donated", "outputs", "trace", "t0")
 
-    def __init__(self, exe: Executable, inputs, donated, outputs):
+    def __init__(self, exe: Executable, inputs, donated, ready: bool = False):
         self.exe = exe
-        self.inputs = inputs
+        self.inputs = inputs              # AsyncValues of the arguments (with ``ready``: the arrays)
+        self.ready = ready
         self.donated = donated            # {param: (AsyncValue of its array, external memory?)}
-        self.outputs = outputs
+        # the values the execution completes, not the Buffers: a Buffer donated or deleted before
+        # its execution ends no longer holds its value
+        self.outputs: list[AsyncValue] | None = None
         self.trace = profiler.current()
         self.t0 = 0
 
+    def pending_outputs(self) -> list[Buffer]:
+        buffers = self._made([AsyncValue() for _ in self.exe._out_meta])
+        self.outputs = [b._av for b in buffers]
+        return buffers
+
+    def now(self) -> list[Buffer]:
+        """Run on this thread (every input is available); Buffers of the results, or of the error.
+        Pending Buffers only if some node finishes later."""
+        try:
+            done, frame = self._launch()
+            if not done.is_available():
+                outputs = self.pending_outputs()
+                done.and_then(lambda: self._finish(done, frame))
+                return outputs
+            if done.is_error():
+                raise done.error
+            arrays = self._arrays(frame)
+        except Exception as e:
+            self._span(True)
+            return self._made([make_error(e) for _ in self.exe._out_meta])
+        self._span(False)
+        return self._made([make_available(a) for a in arrays])
+
+    def _made(self, values: list[AsyncValue]) -> list[Buffer]:
+        device, make = self.exe.client._device, self.exe._buffer_type
+        return [make(av, dims, dtype, device) for av, (dims, dtype) in zip(values, self.exe._out_meta)]
+
     def start(self) -> None:
-        for av in self.inputs:
-            if av.is_error():
-                return self._fail(av.error)
+        """Run with ``outputs`` pending (from a worker, from the completion of an input, or from
+        a caller that claimed the task while waiting for it)."""
+        try:
+            done, frame = self._launch()
+        except BaseException as e:
+            self._fail(e)                 # readers get the error rather than wait forever
+            if not isinstance(e, Exception):
+                raise                     # a KeyboardInterrupt in a helping caller reaches it
+            return
+        done.and_then(lambda: self._finish(done, frame))
+
+    def _launch(self) -> tuple[AsyncValue, Frame]:
+        """Start the graph on this thread; its completion value and frame. Raises an input's error."""
+        if self.ready:
+            values = self.inputs
+        else:
+            for av in self.inputs:
+                if av.is_error():
+                    raise av.error
+            values = [av.get() for av in self.inputs]
         program = self.exe.program
         if self.trace is not None:
             self.t0 = perf_counter_ns()
-        try:
-            frame = Frame(program.bind([av.get() for av in self.inputs]), profiler=self.trace,
-                          context=program.context())
-            if program.numpy_nodes:
-                with np.errstate(all="ignore"):     # see executor.pool.quiet_floating_point
-                    done = execute_graph(program.graph, frame)
-            else:                                   # native code only: nothing to silence
-                done = execute_graph(program.graph, frame)
-        except Exception as e:
-            return self._fail(e)
-        done.and_then(lambda: self._finish(done, frame))
+        frame = Frame(program.bind(values), profiler=self.trace, context=program.context())
+        if program.numpy_nodes:
+            with np.errstate(all="ignore"):     # see executor.pool.quiet_floating_point
+                return execute_graph(program.graph, frame), frame
+        return execute_graph(program.graph, frame), frame     # native code only: nothing to silence
+
+    def _arrays(self, frame: Frame) -> list:
+        values = self.exe.program.results(frame.buffers)
+        arrays = [values[leaf] for leaf, _ in self.exe._outputs]
+        if self.donated:
+            self._reuse_donated(arrays)
+        return arrays
 
     def _finish(self, done: AsyncValue, frame: Frame) -> None:
         if done.is_error():
             return self._fail(done.error)
         try:
-            values = self.exe.program.results(frame.buffers)
-            arrays = [values[leaf] for leaf, _ in self.exe._outputs]
-            if self.donated:
-                self._reuse_donated(arrays)
+            arrays = self._arrays(frame)
         except Exception as e:
             return self._fail(e)
         self._span(False)

@@ -73,15 +73,26 @@ class NativeKernel:
     """``kernel(*arrays, start, stop)`` on C-contiguous arrays of the kernel's buffer shapes and
     dtypes. The arrays go over as object pointers (the kernel reads their data pointers), which
     ctypes passes for a fraction of the cost of asking each array for its address."""
-    __slots__ = ("_fn", "_owner", "nargs")
+    __slots__ = ("_fn", "_fn_gil", "_owner", "nargs")
 
     def __init__(self, address: int, nargs: int, owner):
-        proto = ctypes.CFUNCTYPE(None, *([ctypes.py_object] * nargs), ctypes.c_int64, ctypes.c_int64)
-        self._fn = proto(address)
+        argtypes = [ctypes.py_object] * nargs + [ctypes.c_int64, ctypes.c_int64]
+        self._fn = ctypes.CFUNCTYPE(None, *argtypes)(address)         # releases the GIL
+        self._fn_gil = ctypes.PYFUNCTYPE(None, *argtypes)(address)    # keeps it
         self._owner = owner          # the engine or numba object holding the machine code
         self.nargs = nargs
 
     def __call__(self, *args):
+        self._check(args)
+        self._fn(*args)
+
+    def call_holding_gil(self, *args):
+        """The same call without releasing the GIL, for calls of a few µs (NumPy keeps it for small
+        loops too): releasing costs two GIL hand-offs, and lets a woken thread take the GIL in
+        the middle of an execution. The kernel never touches Python state."""
+        self._check(args)
+        self._fn_gil(*args)
+
+    def _check(self, args):
         if len(args) != self.nargs + 2:
             raise TypeError(f"kernel takes {self.nargs} arrays and start, stop; got {len(args)} arguments")
-        self._fn(*args)

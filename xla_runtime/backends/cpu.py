@@ -34,6 +34,7 @@ from ..ops.registry import lowering
 from ..passes import DCE, PassManager, RemoveDeadComputations, simplification_pipeline
 from . import register_backend
 from .interpreter import InstructionNode, InterpreterProgram, Lowering, _nbytes
+from .slots import leaves
 
 # instructions that only move or name values: not counted as fallbacks
 _BOOKKEEPING = frozenset({"parameter", "constant", "tuple", "get-tuple-element", "after-all",
@@ -41,6 +42,7 @@ _BOOKKEEPING = frozenset({"parameter", "constant", "tuple", "get-tuple-element",
 _BLAS = frozenset({"dot", "convolution"})
 _NARROW = frozenset({"float16", "bfloat16"})     # passed to kernels as uint16 bits
 SPLIT_BYTES = 1 << 20    # kernels touching more than this split their outer loop across threads
+HOLD_GIL_BYTES = 4096    # kernels touching at most this run holding the GIL
 
 
 def cpu_pipeline(dump_after: str | None = None, dump_to=None) -> PassManager:
@@ -73,6 +75,16 @@ class KernelNode(ArenaNode):
         self.tuple_result = ins.shape.is_tuple
         self.extent = kernel.outer[0] if kernel.outer else 1
         self.split = nbytes >= SPLIT_BYTES and self.extent >= 2
+        # the common case, recognised once here: array operands (rank 0 ones passed as shape
+        # (1,)), one array result, nothing else to pass
+        plain = (all(slot is not None and not narrow for slot, _, _, narrow in self.inputs)
+                 and len(self.out_specs) == 1 and not self.out_narrow[0]
+                 and not self.scratch_specs and not self.split and not self.tuple_result)
+        self.plain_slots = tuple(slot for slot, *_ in self.inputs) if plain else None
+        self.plain_scalars = tuple(k for k, (_, _, scalar, _) in enumerate(self.inputs) if scalar)
+        self.scalar_result = not self.out_specs[0][0] if self.out_specs else False
+        # a kernel of a few µs runs holding the GIL (see NativeKernel.call_holding_gil)
+        self.call = fn.call_holding_gil if nbytes <= HOLD_GIL_BYTES and hasattr(fn, "call_holding_gil") else fn
 
     def prepare(self, frame: Frame, outs: list | None = None):
         """(kernel, its array arguments, the output arrays) for one execution (``outs``: arrays
@@ -95,9 +107,22 @@ class KernelNode(ArenaNode):
         return self.fn, args, outs
 
     def run(self, frame: Frame):
+        if self.plain_slots is not None:       # the per-call path of small programs: keep it lean
+            b = frame.buffers
+            args = [b[s] for s in self.plain_slots]
+            for a in args:
+                if type(a) is not np.ndarray or not a.flags.c_contiguous:
+                    break
+            else:
+                for k in self.plain_scalars:
+                    args[k] = args[k].reshape(1)
+                out = self.new_output(frame, 0)
+                self.call(*args, out, 0, self.extent)
+                b[self.out_slot] = out.reshape(()) if self.scalar_result else out
+                return None
         fn, args, outs = self.prepare(frame)
         if not self.split:
-            fn(*args, *self._scratch(), 0, self.extent)
+            self.call(*args, *self._scratch(), 0, self.extent)
             self._publish(frame.buffers, outs)
             return None
         # scratch: one set per part (per thread)
@@ -157,19 +182,18 @@ class CpuLowering(Lowering):
         super().__init__(interp)
         self.program = program
 
-    def arrange(self, comp, nodes, slots):
-        _fuse_epilogues(nodes, {slots[comp.root]})
+    def arrange(self, comp, nodes, root):
+        results = leaves(root)
+        _fuse_epilogues(nodes, set(results))
         if comp is self.program.module.entry:
-            # results computed straight into fresh arrays by kernels or BLAS, each by its own
-            # instruction, need none of the copying checks of Program.results
+            # results computed straight into fresh arrays by kernels or BLAS, each in its own
+            # slot, need none of the copying checks of Program.results
             producer = {w.buffer: n for n in nodes for w in n.writes}
-            root = comp.root
-            leaves = list(root.operands) if root.opcode == "tuple" else [root]
-            self.program.fresh_results = len(set(leaves)) == len(leaves) and all(
-                _writes_fresh(producer.get(slots[i])) for i in leaves)
+            self.program.fresh_results = len(set(results)) == len(results) and all(
+                _writes_fresh(producer.get(s)) for s in results)
             slot = self._slot()
             self.program.arena_slot = slot
-            self.program.assignment = assign(nodes, slot, {slots[comp.root]})
+            self.program.assignment = assign(nodes, slot, set(results))
             self.program.arenas = ArenaPool(self.program.assignment.arena_bytes)
 
     def node_for(self, ins, operand_slots, control, out):
@@ -231,8 +255,7 @@ class CpuProgram(InterpreterProgram):
 
     def results(self, buffers):
         if self.fresh_results:
-            root = buffers[self.root_slot]
-            out = list(root) if type(root) is tuple else [root]
+            out = [buffers[s] for s in self.root_slots]
         else:
             out = super().results(buffers)       # copies anything that is not its own memory
         arena = buffers[self.arena_slot]

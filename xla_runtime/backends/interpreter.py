@@ -20,6 +20,7 @@ from ..interpreter import Interpreter, check_supported
 from ..ops.control import branch_index, conditional_branches
 from . import register_backend
 from .program import Program
+from .slots import Moves, PackNode, Tree, expanded, leaves
 
 _KIND = {"dot": "blas", "convolution": "blas", "copy": "copy", "custom-call": "custom-call",
          "parameter": "parameter"}
@@ -49,58 +50,57 @@ class InstructionNode(Node):
 
 
 class _Lowered:
-    """A computation lowered for one call site: its graph and where its parameters and root live."""
-    __slots__ = ("graph", "param_slots", "root_slot")
+    """A computation lowered for one call site: its graph and where its parameters and root live
+    (trees of slots, see slots.py)."""
+    __slots__ = ("graph", "params", "root")
 
-    def __init__(self, graph, param_slots, root_slot):
-        self.graph, self.param_slots, self.root_slot = graph, param_slots, root_slot
+    def __init__(self, graph, params, root):
+        self.graph, self.params, self.root = graph, params, root
 
 
-class InterpreterWhileNode(WhileNode):
-    def __init__(self, ins, cond: _Lowered, body: _Lowered, in_slot: int, out_slot: int, reads, nbytes):
-        super().__init__(ins.name, cond.graph, body.graph, reads=reads, writes=[BufferSlice(out_slot)],
-                         nbytes=nbytes)
-        self.lowered_cond, self.lowered_body = cond, body
-        self.in_slot, self.out_slot = in_slot, out_slot
+class TreeWhileNode(WhileNode):
+    """A while loop whose state lives in ``state``, a tree of slots that the cond and body
+    computations read as their parameter: each iteration moves only the body's root into it."""
+
+    def __init__(self, ins, cond: _Lowered, body: _Lowered, init: Tree, state: Tree, reads, nbytes):
+        super().__init__(ins.name, cond.graph, body.graph, reads=reads,
+                         writes=[BufferSlice(s) for s in leaves(state)], nbytes=nbytes)
+        self.enter_moves = Moves(state, init)
+        self.body_moves = Moves(state, body.root)
+        self.pred_slot = cond.root
 
     def enter(self, frame):
-        frame.buffers[self.out_slot] = frame.buffers[self.in_slot]
-
-    def before_cond(self, frame):
-        frame.buffers[self.lowered_cond.param_slots[0]] = frame.buffers[self.out_slot]
+        self.enter_moves(frame.buffers)
 
     def predicate(self, frame):
-        return bool(frame.buffers[self.lowered_cond.root_slot])
-
-    def before_body(self, frame):
-        frame.buffers[self.lowered_body.param_slots[0]] = frame.buffers[self.out_slot]
+        return bool(frame.buffers[self.pred_slot])
 
     def after_body(self, frame):
-        frame.buffers[self.out_slot] = frame.buffers[self.lowered_body.root_slot]
+        self.body_moves(frame.buffers)
 
 
-class InterpreterConditionalNode(ConditionalNode):
-    def __init__(self, ins, branches: list[_Lowered], operand_slots, out_slot, reads, nbytes):
+class TreeConditionalNode(ConditionalNode):
+    """Each branch reads its operand's slots as its parameter; the chosen branch's root is moved
+    into ``out``."""
+
+    def __init__(self, ins, branches: list[_Lowered], index_slot: int, out: Tree, reads, nbytes):
         super().__init__(ins.name, [b.graph for b in branches], reads=reads,
-                         writes=[BufferSlice(out_slot)], nbytes=nbytes)
-        self.lowered = branches
-        self.operand_slots = operand_slots
-        self.out_slot = out_slot
+                         writes=[BufferSlice(s) for s in leaves(out)], nbytes=nbytes)
+        self.index_slot = index_slot
+        self.moves = [Moves(out, b.root) for b in branches]
 
     def branch_index(self, frame):
-        return branch_index(frame.buffers[self.operand_slots[0]], len(self.lowered))
-
-    def before_branch(self, frame, index):
-        frame.buffers[self.lowered[index].param_slots[0]] = frame.buffers[self.operand_slots[1 + index]]
+        return branch_index(frame.buffers[self.index_slot], len(self.moves))
 
     def after_branch(self, frame, index):
-        frame.buffers[self.out_slot] = frame.buffers[self.lowered[index].root_slot]
+        self.moves[index](frame.buffers)
 
 
 class Lowering:
     def __init__(self, interp: Interpreter):
         self.interp = interp
         self.num_slots = 0
+        self.constants: dict[int, object] = {}    # slot -> value, placed there before a run starts
 
     def _slot(self) -> int:
         self.num_slots += 1
@@ -110,36 +110,94 @@ class Lowering:
         """The node for one (non-control-flow) instruction; other backends override this."""
         return InstructionNode(ins, operand_slots, control, out, self.interp)
 
-    def arrange(self, comp: HloComputation, nodes: list[Node], slots: dict) -> None:
+    def arrange(self, comp: HloComputation, nodes: list[Node], root: Tree) -> None:
         """Last look at a computation's nodes before its graph is built (buffer assignment)."""
 
-    def computation(self, comp: HloComputation) -> _Lowered:
-        slots: dict[HloInstruction, int] = {}
-        params = [0] * len(comp.parameters)
-        nodes: list[Node] = []
+    def computation(self, comp: HloComputation, params: Sequence[Tree] | None = None) -> _Lowered:
+        """Lower ``comp``; ``params``: the trees its parameters alias (a control-flow call site's
+        state), else each parameter gets a slot of its own."""
+        plan = _ComputationPlan(self, params)
         for ins in comp.post_order():
-            slots[ins] = out = self._slot()
-            if ins.opcode == "parameter":
-                params[ins.parameter_number] = out
-                continue
-            operand_slots = [slots[o] for o in ins.operands]
-            control = [slots[c] for c in ins.control_predecessors]
-            reads = [BufferSlice(s) for s in operand_slots + control]
-            nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
-            if ins.opcode == "while":
-                node = InterpreterWhileNode(ins, self.computation(ins.attr("condition")),
-                                            self.computation(ins.attr("body")),
-                                            operand_slots[0], out, reads, nbytes)
-            elif ins.opcode == "conditional":
-                branches = [self.computation(c) for c in conditional_branches(ins)]
-                node = InterpreterConditionalNode(ins, branches, operand_slots, out, reads, nbytes)
-            else:
-                node = self.node_for(ins, operand_slots, control, out)
-            nodes.append(node)
-        self.arrange(comp, nodes, slots)
-        graph = ExecutionGraph(nodes, sequential_max_nodes=config.sequential_nodes(),
+            getattr(plan, _PLANNERS.get(ins.opcode, "node"))(ins)
+        root = plan.trees[comp.root]
+        self.arrange(comp, plan.nodes, root)
+        graph = ExecutionGraph(plan.nodes, sequential_max_nodes=config.sequential_nodes(),
                                small_buffer_bytes=config.small_buffer_bytes())
-        return _Lowered(graph, params, slots[comp.root])
+        return _Lowered(graph, [plan.trees[p] for p in comp.parameters], root)
+
+
+# opcode -> the _ComputationPlan method that plans it (any other: ``node``). The first four are
+# resolved while planning and never run: see slots.py
+_PLANNERS = {"parameter": "parameter", "constant": "constant", "tuple": "tuple",
+             "get-tuple-element": "get_tuple_element", "while": "while_", "conditional": "conditional"}
+
+
+class _ComputationPlan:
+    """Where each instruction of one computation lives (``trees``) and the nodes that compute them."""
+
+    def __init__(self, lowering: Lowering, params: Sequence[Tree] | None):
+        self.lowering = lowering
+        self.params = params
+        self.trees: dict[HloInstruction, Tree] = {}
+        self.packed: dict[HloInstruction, int] = {}
+        self.nodes: list[Node] = []
+
+    def slot_of(self, o: HloInstruction) -> int:
+        """One slot holding ``o``'s whole value (a tuple tree is packed, once)."""
+        tree = self.trees[o]
+        if type(tree) is int:
+            return tree
+        if o not in self.packed:
+            self.packed[o] = self.lowering._slot()
+            self.nodes.append(PackNode(f"{o.name}.pack", tree, self.packed[o]))
+        return self.packed[o]
+
+    def parameter(self, ins):
+        self.trees[ins] = self.lowering._slot() if self.params is None else self.params[ins.parameter_number]
+
+    def constant(self, ins):          # the value is in its slot before a run starts
+        self.trees[ins] = slot = self.lowering._slot()
+        self.lowering.constants[slot] = self.lowering.interp.evaluate(ins, [])
+
+    def tuple(self, ins):
+        self.trees[ins] = tuple(self.trees[o] for o in ins.operands)
+
+    def get_tuple_element(self, ins):
+        tree = self.trees[ins.operands[0]]
+        if type(tree) is tuple:
+            self.trees[ins] = tree[ins.attr("index")]
+        else:                         # a runtime tuple (an argument, a fallback's result)
+            self.node(ins)
+
+    def _reads(self, ins) -> tuple[list[int], list[BufferSlice], int]:
+        control = [s for c in ins.control_predecessors for s in leaves(self.trees[c])]
+        reads = [BufferSlice(s) for o in ins.operands for s in leaves(self.trees[o])]
+        nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
+        return control, reads + [BufferSlice(s) for s in control], nbytes
+
+    def while_(self, ins):
+        _, reads, nbytes = self._reads(ins)
+        lower = self.lowering
+        state = expanded(ins.shape, lower._slot)
+        self.nodes.append(TreeWhileNode(ins, lower.computation(ins.attr("condition"), [state]),
+                                        lower.computation(ins.attr("body"), [state]),
+                                        self.trees[ins.operands[0]], state, reads, nbytes))
+        self.trees[ins] = state
+
+    def conditional(self, ins):
+        _, reads, nbytes = self._reads(ins)
+        lower = self.lowering
+        branches = [lower.computation(c, [self.trees[o]])
+                    for c, o in zip(conditional_branches(ins), ins.operands[1:])]
+        out = expanded(ins.shape, lower._slot)
+        self.nodes.append(TreeConditionalNode(ins, branches, self.slot_of(ins.operands[0]), out, reads, nbytes))
+        self.trees[ins] = out
+
+    def node(self, ins):
+        control, _, _ = self._reads(ins)
+        operand_slots = [self.slot_of(o) for o in ins.operands]
+        self.trees[ins] = out = self.lowering._slot()
+        self.nodes.append(self.lowering.node_for(ins, operand_slots, control, out))
 
 
 class InterpreterProgram(Program):
@@ -152,15 +210,18 @@ class InterpreterProgram(Program):
         lowering = self.make_lowering(Interpreter(module))
         entry = lowering.computation(module.entry)
         self.graph = entry.graph
-        self.param_slots = entry.param_slots
-        self.root_slot = entry.root_slot
+        self.param_slots = entry.params       # one slot each: bind() stores the arguments there
+        self.root_slots = leaves(entry.root)
         self.num_slots = lowering.num_slots
+        self._template = [None] * self.num_slots      # a fresh buffer table: the constants placed
+        for slot, value in lowering.constants.items():
+            self._template[slot] = value
         self.inline = self.graph.nbytes <= config.inline_max_bytes() and not self.graph.has_loops
         # constants are shared by every execution: results that alias one must be copied out
         self._constant_ids = {id(ins.literal) for ins in module.instructions() if ins.opcode == "constant"}
 
     def bind(self, args):
-        buffers = [None] * self.num_slots
+        buffers = self._template.copy()
         for slot, arg in zip(self.param_slots, args):
             buffers[slot] = arg
         return buffers
@@ -170,7 +231,7 @@ class InterpreterProgram(Program):
         # that are views, read-only, or the very array of an argument, a constant or another result.
         taken = None
         out = []
-        for v in _leaves(buffers[self.root_slot]):
+        for v in _leaves(tuple(buffers[s] for s in self.root_slots)):
             if isinstance(v, np.ndarray):
                 if taken is None:
                     taken = set(self._constant_ids)

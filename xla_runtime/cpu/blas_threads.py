@@ -4,14 +4,16 @@ OpenBLAS hands every large gemm to its own helper threads, which then spin waiti
 one. A node that alternates gathers and gemms on two cores (or runs while other processes use
 them) then loses to those spinning threads by 10-30x. OpenBLAS >= 0.3.27 has a per-thread thread
 count (``openblas_set_num_threads_local``); ``single_threaded_blas()`` sets it to 1 for the calling
-thread and restores it after. Where NumPy's BLAS is not an OpenBLAS with that entry point (or the
-platform has no /proc/self/maps to find it) this does nothing.
+thread and restores it after (a pool worker keeps it at 1). Where NumPy's BLAS is not an OpenBLAS
+with that entry point (or the platform has no /proc/self/maps to find it) this does nothing.
 """
 from __future__ import annotations
 
 import ctypes
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+
+from ..executor.pool import in_worker, on_leave
 
 _SYMBOLS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_",
             "scipy_openblas_set_num_threads_local")
@@ -50,17 +52,39 @@ def _get():
     return _setter
 
 
+_tls = threading.local()
+_UNCHANGED = nullcontext()
+
+
 @contextmanager
-def single_threaded_blas():
-    setter = _get()
-    if setter is None:
-        yield
-        return
+def _scoped(setter):
     prev = setter(1)
     try:
         yield
     finally:
         setter(prev)
+
+
+def single_threaded_blas():
+    """A context manager running its block with single-threaded BLAS on this thread. Changing the
+    setting costs as much as a small gemm (tens of µs for a set and restore), so a thread running
+    executor work sets it once and keeps it until it stops (a pool worker: for good)."""
+    if getattr(_tls, "pinned", False):
+        return _UNCHANGED
+    setter = _get()
+    if setter is None:
+        return _UNCHANGED
+    if in_worker():
+        prev = setter(1)
+        _tls.pinned = True
+        on_leave(lambda: _unpin(setter, prev))
+        return _UNCHANGED
+    return _scoped(setter)
+
+
+def _unpin(setter, prev: int) -> None:
+    _tls.pinned = False
+    setter(prev)
 
 
 def available() -> bool:

@@ -42,7 +42,7 @@ def execute_graph(graph: ExecutionGraph, frame: Frame) -> AsyncValue:
     if not graph.nodes:
         return _READY
     if graph.is_sequential:
-        return _SequentialRun(graph, frame).resume(0)
+        return _run_in_order(graph.nodes, frame, 0, None)
     return _ConcurrentRun(graph, frame).start()
 
 
@@ -65,46 +65,50 @@ def run_node(node: Node, frame: Frame):
     return result
 
 
+def _run_in_order(nodes: list, frame: Frame, start: int, run: "_SequentialRun | None") -> AsyncValue:
+    """Run ``nodes[start:]`` in order on this thread. A loop body runs this every iteration, so
+    nothing is allocated unless a node finishes asynchronously (then ``run`` carries on from its
+    callback)."""
+    for i in range(start, len(nodes)):
+        try:
+            result = run_node(nodes[i], frame)
+        except Exception as e:
+            return _finish(run, e)
+        if result is not None:
+            if not result.is_available():
+                if run is None:
+                    run = _SequentialRun(nodes, frame)
+                result.and_then(lambda r=result, nxt=i + 1: run.after(r, nxt))
+                return run.done
+            if result.is_error():
+                return _finish(run, result.error)
+    return _finish(run, None)
+
+
+def _finish(run: "_SequentialRun | None", error: BaseException | None) -> AsyncValue:
+    if run is None:
+        return _READY if error is None else make_error(error)
+    if error is None:
+        run.done.emplace(Chain())
+    else:
+        run.done.set_error(error)
+    return run.done
+
+
 class _SequentialRun:
+    """A sequential run that is waiting for a node: where it continues, and its completion."""
     __slots__ = ("nodes", "frame", "done")
 
-    def __init__(self, graph: ExecutionGraph, frame: Frame):
-        self.nodes = graph.nodes
+    def __init__(self, nodes: list, frame: Frame):
+        self.nodes = nodes
         self.frame = frame
-        self.done: AsyncValue | None = None   # made only if some node finishes asynchronously
+        self.done = AsyncValue()
 
-    def resume(self, start: int) -> AsyncValue:
-        nodes, frame = self.nodes, self.frame
-        for i in range(start, len(nodes)):
-            try:
-                result = run_node(nodes[i], frame)
-            except Exception as e:
-                return self._finish(e)
-            if result is not None:
-                if not result.is_available():
-                    if self.done is None:
-                        self.done = AsyncValue()
-                    result.and_then(lambda r=result, nxt=i + 1: self._after(r, nxt))
-                    return self.done
-                if result.is_error():
-                    return self._finish(result.error)
-        return self._finish(None)
-
-    def _after(self, result: AsyncValue, nxt: int) -> None:
+    def after(self, result: AsyncValue, nxt: int) -> None:
         if result.is_error():
-            self._finish(result.error)
+            _finish(self, result.error)
         else:
-            self.resume(nxt)
-
-    def _finish(self, error: BaseException | None) -> AsyncValue:
-        done = self.done
-        if done is None:
-            return _READY if error is None else make_error(error)
-        if error is None:
-            done.emplace(Chain())
-        else:
-            done.set_error(error)
-        return done
+            _run_in_order(self.nodes, self.frame, nxt, self)
 
 
 class _ConcurrentRun:

@@ -3,6 +3,12 @@
 Cheaper than concurrent.futures.ThreadPoolExecutor (no Future per task): tasks are plain callables
 on a SimpleQueue. Tasks never block waiting for other tasks (the executor continues work through
 AsyncValue callbacks instead), so a bounded pool cannot deadlock.
+
+A ``Task`` is a submitted callable that another thread may claim before a worker gets to it: a
+thread about to block on the task's result runs it itself. Handing work to a sleeping worker and
+being woken for its result costs two thread wake-ups (tens of µs idle, hundreds when the cores are
+busy); a caller that waits at once pays neither. While a non-worker thread runs executor work it
+counts as a worker (``in_worker``), and per-thread settings made for that work are undone after.
 """
 from __future__ import annotations
 
@@ -31,6 +37,11 @@ class WorkerPool:
             self._start_threads()
         self._queue.put((fn, args))
 
+    def submit_task(self, task: "Task", fn: Callable[..., Any], *args) -> None:
+        """Submit ``fn(*args)`` as ``task``: a worker runs it unless ``task.run()`` claims it first."""
+        task._box.append((fn, args))
+        self.submit(task.run)
+
     def _start_threads(self) -> None:
         with self._lock:
             while len(self._threads) < self.num_threads:
@@ -40,6 +51,7 @@ class WorkerPool:
                 self._threads.append(t)
 
     def _work(self) -> None:
+        _local.worker = True
         if self.initializer is not None:
             self.initializer()
         get = self._queue.get
@@ -47,16 +59,65 @@ class WorkerPool:
             fn, args = get()
             if fn is None:
                 return
-            try:
-                fn(*args)
-            except BaseException:   # a task must not kill its worker
-                _log.exception("executor task %r raised", fn)
+            _call(fn, args)
+            fn = args = None     # a finished task (and all it captured) must not live on while this worker waits
 
     def shutdown(self) -> None:
         with self._lock:
             for _ in self._threads:
                 self._queue.put((None, ()))
             self._threads = []
+
+
+def _call(fn, args) -> None:
+    try:
+        fn(*args)
+    except BaseException:   # a task must not kill its worker
+        _log.exception("executor task %r raised", fn)
+
+
+class Task:
+    """One submitted callable, run exactly once by whichever thread claims it first."""
+    __slots__ = ("_box",)
+
+    def __init__(self):
+        self._box: list = []     # (fn, args) once submitted; list.pop is atomic: the claim
+
+    def run(self) -> bool:
+        """Run the task here if it is submitted and nobody has claimed it; whether it ran."""
+        try:
+            fn, args = self._box.pop()
+        except IndexError:
+            return False
+        if in_worker():
+            _call(fn, args)
+            return True
+        _local.worker, _local.undo = True, []
+        try:
+            fn(*args)
+        except Exception:   # as on a worker; a KeyboardInterrupt does reach the helping caller
+            _log.exception("executor task %r raised", fn)
+        finally:
+            undo, _local.worker, _local.undo = _local.undo, False, None
+            for u in reversed(undo):
+                u()
+        return True
+
+
+_local = threading.local()
+
+
+def in_worker() -> bool:
+    """Whether the calling thread is running executor tasks: a pool worker, or a thread running a
+    task it claimed. Per-thread settings for kernels may then stay in place (see ``on_leave``)."""
+    return getattr(_local, "worker", False)
+
+
+def on_leave(undo: Callable[[], None]) -> None:
+    """Call ``undo()`` when this thread stops running executor work (never, on a pool worker)."""
+    pending = getattr(_local, "undo", None)
+    if pending is not None:
+        pending.append(undo)
 
 
 _default: WorkerPool | None = None

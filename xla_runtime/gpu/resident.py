@@ -93,6 +93,7 @@ class GpuBuffer(Buffer):
     def device_array(self) -> DeviceArray:
         """The device-resident contents (waits until ready; raises the execution's error)."""
         self._check_live()
+        self._help()
         return self._av.get()
 
     def _array(self) -> np.ndarray:
