@@ -253,3 +253,44 @@ def test_in_place_kernels_compute_over_their_input_in_every_aliasing_case():
     assert k2.aliasable_inputs() == set()
     (body,) = [line for line in llvmgen.generate(k2, "k").splitlines() if line.startswith("define internal")]
     assert body.count("noalias") == 2
+
+
+COLUMN = """HloModule columns
+
+add_{t} {{
+  a = {t}[] parameter(0)
+  b = {t}[] parameter(1)
+  ROOT c = {t}[] {op}(a, b)
+}}
+
+ENTRY main {{
+  x = {t}[{dims}] parameter(0)
+  z = {t}[] constant({init})
+  ROOT r = {t}[{cols}] reduce(x, z), dimensions={{{red}}}, to_apply=add_{t}
+}}
+"""
+
+
+@pytest.mark.parametrize("shape", [(1, 24), (3, 24), (4, 40), (7, 33), (9, 17), (2, 5, 24)])
+@pytest.mark.parametrize("t,op,init", [("s32", "add", "0"), ("f32", "maximum", "-inf"), ("f32", "add", "0")])
+def test_column_reductions_combine_rows_in_blocks_in_order(shape, t, op, init, monkeypatch):
+    # the LLVM column schedule combines blocks of rows per accumulator load/store, in row order:
+    # exactly NumPy's integer sums and maxima, and bit for bit the numba generator's float sums
+    red = ",".join(str(d) for d in range(len(shape) - 1))
+    text = COLUMN.format(t=t, op=op, init=init, dims=",".join(map(str, shape)), cols=shape[-1], red=red)
+    rng = np.random.default_rng(len(shape) * 100 + shape[-2])
+    x = (rng.integers(-1000, 1000, shape).astype(np.int32) if t == "s32"
+         else rng.standard_normal(shape).astype(np.float32))
+    exe = xla_runtime.Client("cpu").compile(text)
+    (kernel,) = exe.program.kernels.values()
+    assert kernel.schedule == "column"
+    got = np.asarray(exe.execute(x)[0])
+    axes = tuple(range(len(shape) - 1))
+    if t == "s32":
+        np.testing.assert_array_equal(got, x.sum(axis=axes, dtype=np.int32))
+    elif op == "maximum":
+        np.testing.assert_array_equal(got, x.max(axis=axes))
+    else:
+        monkeypatch.setenv("XRT_KERNEL_CODEGEN", "numba")
+        want = np.asarray(xla_runtime.Client("cpu").compile(text).execute(x)[0])
+        np.testing.assert_array_equal(got, want)

@@ -362,22 +362,45 @@ class _Codegen:
             for j, e in enumerate(stage.init):
                 self.store(self.value(e, names), self.out_ptrs[j], outs[j].shape, idx, outs[j].dtype)
 
-        def update(idx, inner_idx):
-            names = {kir.outer(d): v for d, v in enumerate(idx)}
-            names.update({kir.inner(d): v for d, v in enumerate(inner_idx)})
-            xs = [self.value(v, names) for v in stage.values]
+        def update(idx, inner_idxs):
+            """Combine the elements at each of ``inner_idxs`` (in order) into the accumulator:
+            loaded and stored once per block of rows rather than once per row."""
             accs = [self.load(self.out_ptrs[j], outs[j].shape, idx, outs[j].dtype) for j in range(len(stage.init))]
-            for j, v in enumerate(self.combine(stage, accs, xs, {})):
+            for inner_idx in inner_idxs:
+                names = {kir.outer(d): v for d, v in enumerate(idx)}
+                names.update({kir.inner(d): v for d, v in enumerate(inner_idx)})
+                xs = [self.value(v, names) for v in stage.values]
+                accs = self.combine(stage, accs, xs, {})
+            for j, v in enumerate(accs):
                 self.store(v, self.out_ptrs[j], outs[j].shape, idx, outs[j].dtype)
+
+        *majors, rows = stage.inner
+        block = _COLUMN_ROW_BLOCK if rows >= _COLUMN_ROW_BLOCK else 1
+        whole = rows - rows % block
+
+        def row_blocks(major, ii):
+            def blocked(r, _):
+                lane_loop(major, lambda idx: update(idx, [ii + [self.b.add(r, _i64(u))] for u in range(block)]))
+                return ()
+            for_range(self.b, _i64(0), _i64(whole), _i64(block), (), blocked)
+            if whole < rows:
+                for_range(self.b, _i64(whole), _i64(rows), _i64(1), (),
+                          lambda r, _: lane_loop(major, lambda idx: update(idx, [ii + [r]])) or ())
+            return ()
 
         def per_major(major):
             lane_loop(major, init)
-            self.nest(list(stage.inner), (), lambda ii, _: lane_loop(major, lambda idx: update(idx, ii)) or ())
+            self.nest(majors, (), lambda ii, _: row_blocks(major, ii))
 
         if n == 1:
             per_major([])
         else:
             self.outer_loops(start, stop, k.outer[:-1], per_major)
+
+
+# column reductions combine this many rows per load/store of the accumulators (the same order of
+# combination as one row at a time, so results do not change)
+_COLUMN_ROW_BLOCK = 4
 
 
 def generate(kernel: Kernel, name: str = "kernel") -> str:
