@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conformance import as_storage, available, corpus_fusions, random_argument
 from helpers import private_kernel_cache
+from test_cpu_backend import SOFTMAX
 
 import xla_runtime
 from kernels import ir
@@ -98,38 +99,22 @@ np.testing.assert_array_equal(outs[2], np.tanh(h.astype(np.float32)).astype(np.f
 print(compiler.stats["compiled"], compiler.stats["fallbacks"], "numba" in sys.modules)
 """
 
-_MIXED = """HloModule mixed
-
-max_f32 {
-  a = f32[] parameter(0)
-  b = f32[] parameter(1)
-  ROOT m = f32[] maximum(a, b)
-}
-
-add_f32 {
-  p = f32[] parameter(0)
-  q = f32[] parameter(1)
-  ROOT r = f32[] add(p, q)
-}
-
-ENTRY main {
-  x = f32[64,300] parameter(0)
-  h = f16[64,300] parameter(1)
-  ninf = f32[] constant(-inf)
-  mx = f32[64] reduce(x, ninf), dimensions={1}, to_apply=max_f32
-  mb = f32[64,300] broadcast(mx), dimensions={0}
-  d = f32[64,300] subtract(x, mb)
-  e = f32[64,300] exponential(d)
-  zero = f32[] constant(0)
-  s = f32[64] reduce(e, zero), dimensions={1}, to_apply=add_f32
-  sb = f32[64,300] broadcast(s), dimensions={0}
-  y = f32[64,300] divide(e, sb)
+def _mixed_module() -> str:
+    """The softmax module of test_cpu_backend plus a column sum and a float16 tanh: a row kernel,
+    a column kernel and a narrow-float kernel."""
+    out = (SOFTMAX.replace("HloModule softmax", "HloModule mixed")
+           .replace("  x = f32[64,300] parameter(0)\n", "  x = f32[64,300] parameter(0)\n  h = f16[64,300] parameter(1)\n")
+           .replace("  ROOT y = f32[64,300] divide(e, sb)\n", """  y = f32[64,300] divide(e, sb)
   sn = f32[64,300] sine(x)
   col = f32[300] reduce(sn, zero), dimensions={0}, to_apply=add_f32
   th = f16[64,300] tanh(h)
   ROOT t = (f32[64,300], f32[300], f16[64,300]) tuple(y, col, th)
-}
-"""
+"""))
+    assert "ROOT t" in out and "h = f16" in out
+    return out
+
+
+_MIXED = _mixed_module()
 
 
 def _child(tmp_path, script: str, text: str, **env):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conformance import Case, assert_matches, available, case_names
 from helpers import private_kernel_cache
+from test_gpu_scheduling import Run
 
 import xla_runtime
 from xla_runtime.backends.cuda import GpuProgram
@@ -17,9 +18,7 @@ from xla_runtime.client import load_module
 from xla_runtime.executor import Frame, execute_graph
 from xla_runtime.gpu import cuda as cuda_device
 from xla_runtime.gpu.device import DeviceError
-from xla_runtime.gpu.fake import FakeDevice
 from xla_runtime.gpu.resident import DeviceArray
-from xla_runtime.gpu.runtime import GpuRuntime
 
 requires_gpu = pytest.mark.skipif(not cuda_device.available(), reason="no CUDA GPU (or cuda-python) on this machine")
 
@@ -29,24 +28,11 @@ def kernel_cache(tmp_path_factory):
     yield from private_kernel_cache(tmp_path_factory)
 
 
-class Captured:
+class Captured(Run):
     """A program in captured mode on its own fake device."""
 
     def __init__(self, text: str, **options):
-        self.device = FakeDevice()
-        self.rt = GpuRuntime(self.device)
-        self.program = GpuProgram(load_module(text), self.rt, graphs=True, **options)
-
-    def start(self, *args):
-        frame = Frame(self.program.bind(list(args)))
-        return execute_graph(self.program.graph, frame), frame
-
-    def __call__(self, *args, timeout=10):
-        done, frame = self.start(*args)
-        done.block_until_ready(timeout)
-        if done.is_error():
-            raise done.error
-        return self.program.results(frame.buffers)
+        super().__init__(text, program_options={"graphs": True, **options})
 
     @property
     def stats(self):

@@ -191,10 +191,10 @@ def test_caching_allocator_reuses_blocks_by_size_class():
 class Run:
     """A GpuProgram on its own FakeDevice, executed the way the client does it."""
 
-    def __init__(self, text: str, **device_options):
+    def __init__(self, text: str, program_options: dict | None = None, **device_options):
         self.device = FakeDevice(**device_options)
         self.rt = GpuRuntime(self.device)
-        self.program = GpuProgram(load_module(text), self.rt)
+        self.program = GpuProgram(load_module(text), self.rt, **(program_options or {}))
 
     def start(self, *args) -> tuple[AsyncValue, Frame]:
         frame = Frame(self.program.bind(list(args)))
