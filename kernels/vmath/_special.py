@@ -15,7 +15,7 @@ _TANH_CLAMP = {np.float32: 10.0, np.float64: 20.0}   # tanh rounds to 1 well bef
 def make_tanh(F):
     TH, ONE, TWO, SPLIT = F(_TANH_CLAMP[F]), F(1), F(2), F(0.55)
     T = horner(C.TANH[F], F)
-    exp = make_exp(F)[0]
+    _, exp_reduce, expm1_r, _ = make_exp(F)
 
     @inline
     def vtanh(x):
@@ -25,9 +25,12 @@ def make_tanh(F):
         a = L.fabs(x)
         t = x * x
         small = L.fma(x * t, T(t), x)
-        e = exp(TWO * L.select(a > TH, TH, a))      # nan passes through
+        # exp of [0, 2*TH] only: 2**k stays a normal number, so exp's two-factor scaling (for
+        # results that underflow or overflow) is not needed; nan lanes take ``small`` below
+        k, r = exp_reduce(TWO * L.select(a > TH, TH, a))
+        e = (ONE + expm1_r(r)) * L.pow2(k)
         big = ONE - L.div(TWO, e + ONE)
-        return L.copysign(L.select(a < SPLIT, small, big), x)     # odd; keeps -0
+        return L.copysign(L.select(a >= SPLIT, big, small), x)     # odd; keeps -0
     return vtanh
 
 
