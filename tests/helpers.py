@@ -1,6 +1,8 @@
 """Shared test helpers: run HLO text on a backend; get HLO and reference results from JAX."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,19 @@ def execute_on_threads(exe, inputs: list[tuple], repeat: int = 3) -> list[list]:
     if errors:
         raise errors[0]
     return [results[i] for i in range(len(inputs))]
+
+
+@contextlib.contextmanager
+def failing_gpu_kernel(program, message: str = "kernel exploded"):
+    """Make the first kernel of a fake-device GPU program raise ``message`` until the block ends."""
+    kernel = next(n for n in program.device_nodes if n.kind == "kernel")
+    host = kernel.function.host
+
+    class Boom:
+        def call_pointers(self, args, grid):
+            raise RuntimeError(message)
+    kernel.function.host = Boom()
+    try:
+        yield
+    finally:
+        kernel.function.host = host

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 from conformance import Case, assert_matches, available, case_names
-from helpers import private_kernel_cache
+from helpers import failing_gpu_kernel, private_kernel_cache
 from test_gpu_scheduling import Run
 
 import xla_runtime
@@ -124,19 +124,10 @@ def test_graphs_beyond_the_cache_are_updated_in_place():
 def test_errors_inside_a_replayed_graph_reach_every_result_and_the_device_recovers():
     run = Captured(CHAIN)
     del run(X, Y)[0]                          # captured
-    kernel = next(n for n in run.program.device_nodes if n.kind == "kernel")
-    host = kernel.function.host
-
-    class Boom:
-        def call_pointers(self, args, grid):
-            raise RuntimeError("kernel exploded")
-    kernel.function.host = Boom()
-    try:
+    with failing_gpu_kernel(run.program):
         with pytest.raises(DeviceError, match="kernel exploded"):
             run(X, Y)
         assert run.stats["replays"] == 1      # the failing execution was a replay
-    finally:
-        kernel.function.host = host
     (out,) = run(X, Y)
     np.testing.assert_allclose(np.asarray(out), expected(X, Y), rtol=2e-6, atol=1e-6)
     assert run.rt.completions.pending() == 0

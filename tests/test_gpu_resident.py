@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 import pytest
-from helpers import hlo_module, private_kernel_cache
+from helpers import failing_gpu_kernel, hlo_module, private_kernel_cache
 
 import xla_runtime
 from xla_runtime.backends.cuda import fake_runtime
@@ -209,21 +209,12 @@ def test_donated_device_buffers_cannot_be_read_and_results_are_right(client):
 def test_errors_reach_device_buffers(client):
     exe = client.compile(SQUARE)
     dev = fake_runtime().device
-    kernel = next(n for n in exe.program.device_nodes if n.kind == "kernel")
-    host = kernel.function.host
-
-    class Boom:
-        def call_pointers(self, args, grid):
-            raise RuntimeError("kernel exploded")
-    kernel.function.host = Boom()
-    try:
+    with failing_gpu_kernel(exe.program):
         out = exe.execute(X)[0]
         with pytest.raises(Exception, match="kernel exploded"):
             out.block_until_ready()
         with pytest.raises(Exception, match="kernel exploded"):
             out.__cuda_array_interface__
-    finally:
-        kernel.function.host = host
     assert dev is fake_runtime().device
 
 

@@ -219,15 +219,22 @@ class CpuLowering(Lowering):
         return node
 
 
+def optimized(module: HloModule, target: str) -> tuple[HloModule, PassManager]:
+    """A copy of ``module`` after the CPU pipeline (the GPU backend's too: same fusion decisions),
+    printed at XRT_DEBUG >= 2; the pass manager keeps the timings."""
+    check_supported(module)
+    module = copy.deepcopy(module)       # passes rewrite the module in place
+    pipeline = cpu_pipeline()
+    pipeline.run(module)
+    if config.debug_level() >= 2:
+        print(f"// ---- {module.name} after the {target} pipeline ----\n{module.to_text()}", file=sys.stderr)
+    return module, pipeline
+
+
 class CpuProgram(InterpreterProgram):
     def __init__(self, module: HloModule):
-        check_supported(module)
-        module = copy.deepcopy(module)       # passes rewrite the module in place
-        self.pipeline = cpu_pipeline()
-        self.pipeline.run(module)
+        module, self.pipeline = optimized(module, "CPU")
         level = config.debug_level()
-        if level >= 2:
-            print(f"// ---- {module.name} after the CPU pipeline ----\n{module.to_text()}", file=sys.stderr)
         self.debug_source = level >= 3
         self.codegen = config.kernel_codegen()
         self.log = (lambda message: print(message, file=sys.stderr)) if level >= 1 else None

@@ -23,9 +23,7 @@ arrays (earlier results, imported memory) are used in place, never uploaded.
 """
 from __future__ import annotations
 
-import copy
 import functools
-import sys
 import weakref
 
 import numpy as np
@@ -52,9 +50,9 @@ from ..gpu.resident import DeviceArray, GpuBuffer
 from ..gpu.runtime import DeviceBuffer, ExecutionState, GpuRuntime
 from ..gpu.streams import StreamPlan, assign_streams
 from ..hlo.ir import HloModule
-from ..interpreter import Interpreter, check_supported
+from ..interpreter import Interpreter
 from . import register_backend
-from .cpu import cpu_pipeline
+from .cpu import optimized
 from .interpreter import _nbytes
 from .program import Program
 
@@ -114,13 +112,8 @@ def _launch_recorded(st: CaptureState, recorded: AsyncValue) -> None:
 class GpuProgram(Program):
     def __init__(self, module: HloModule, runtime: GpuRuntime, *, graphs: bool | None = None,
                  results: str | None = None):
-        check_supported(module)
-        module = copy.deepcopy(module)        # passes rewrite the module in place
-        self.pipeline = cpu_pipeline()
-        self.pipeline.run(module)
+        module, self.pipeline = optimized(module, "GPU")
         level = config.debug_level()
-        if level >= 2:
-            print(f"// ---- {module.name} after the GPU pipeline ----\n{module.to_text()}", file=sys.stderr)
         self.module = module
         self.rt = runtime
         self.debug = level >= 3
