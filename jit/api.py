@@ -207,7 +207,11 @@ class Jitted:
             key: list = []
             leaves: list = []
             for a in args:
-                _walk(a, key, leaves)
+                if type(a) is np.ndarray:          # the usual argument, without a call
+                    key.append((a.shape, a.dtype))
+                    leaves.append(a)
+                else:
+                    _walk(a, key, leaves)
             key = tuple(key)
             entry = self._cache.get(key)
             if entry is not None:

@@ -273,3 +273,40 @@ ENTRY main {
     np.testing.assert_allclose(np.asarray(small.execute(x, y)[0]), np.tanh(x * y), rtol=1e-6)
     with pytest.raises(TypeError, match="start, stop"):
         node.fn.call_holding_gil(x, y, held, 0)
+
+
+def test_small_llvm_kernels_are_called_as_builtins_that_keep_their_code_alive():
+    import gc
+    import types
+
+    from kernels.cpu import native
+    exe = xla_runtime.Client("cpu").compile("""HloModule small
+ENTRY main {
+  x = f64[5] parameter(0)
+  ROOT e = f64[5] exponential(x)
+}""")
+    (node,) = exe.program.graph.nodes
+    call = node.fn.call_holding_gil
+    assert isinstance(call, types.BuiltinFunctionType)        # pyentry's METH_FASTCALL entry, not ctypes
+    x, out = np.linspace(-1, 1, 5), np.zeros(5)
+    call(x, out, 1, 4)                                        # start and stop are honoured
+    np.testing.assert_array_equal(out[[0, 4]], 0)
+    np.testing.assert_allclose(out[1:4], np.exp(x[1:4]), rtol=1e-15)
+    with pytest.raises(TypeError):
+        call(x, out, "0", 5)                                  # not ints: Python's error, no call
+    with pytest.raises(OverflowError):
+        call(x, out, 0, 1 << 70)
+    # a function alone keeps its method record (and the code's owner) alive
+    kernel = native.NativeKernel(_address(node.fn), 2, node.fn._owner,
+                                 py_symbol=call.__name__)
+    alone = kernel.call_holding_gil
+    del kernel, call
+    gc.collect()
+    out[:] = 0
+    alone(x, out, 0, 5)
+    np.testing.assert_allclose(out, np.exp(x), rtol=1e-15)
+
+
+def _address(kernel) -> int:
+    import ctypes
+    return ctypes.cast(kernel._fn, ctypes.c_void_p).value

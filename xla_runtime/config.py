@@ -13,6 +13,9 @@ import), so tests and users can change them in-process.
                            llvmlite, no numba in the process) or "numba" (generated Python source
                            compiled by numba). Kernels llvm cannot build (complex numbers) use numba
                            either way (XRT_DEBUG>=1 names them)
+    XRT_KERNEL_LOADER      how compiled kernel objects are linked into the process: "elf" (default:
+                           a small ELF linker on ctypes, so a warm start never loads LLVM; objects
+                           it cannot link go to MCJIT) or "mcjit" (llvmlite's MCJIT for all)
     XRT_GPU_GRAPHS         1: GPU programs run as captured device graphs (CUDA graphs), 0: stream
                            launches (default 0); read when a program is compiled
     XRT_GPU_RESULTS        "device": GPU results stay on the device until read (default); "host":
@@ -76,6 +79,13 @@ KERNEL_CODEGENS = ("llvm", "numba")
 
 def kernel_codegen() -> str:
     return _choice("XRT_KERNEL_CODEGEN", KERNEL_CODEGENS)
+
+
+KERNEL_LOADERS = ("elf", "mcjit")
+
+
+def kernel_loader() -> str:
+    return _choice("XRT_KERNEL_LOADER", KERNEL_LOADERS)
 
 
 def gpu_graphs() -> bool:

@@ -6,8 +6,8 @@ and ``numba`` (``codegen`` writes Python source that ``numbajit`` compiles with 
 the LLVM generator cannot build (complex numbers) falls back to numba, counted in
 ``stats["fallbacks"]`` and reported through ``log``. The object code is written to the cache under
 the hash of (kernel key, generator name and version, the source of everything the generator
-inlines, tool versions, CPU); a later process links it with llvmlite (``native``) whichever
-generator built it.
+inlines, tool versions, CPU); a later process links it (``native``: with ctypes alone, so a warm
+start loads neither numba nor LLVM) whichever generator built it.
 Entries are written atomically and carry a checksum; a damaged entry is recompiled and rewritten.
 
 Why LLVM by default (measured side by side, ``python -m benchmarks.codegen_compare``, 2-core
@@ -37,6 +37,8 @@ from ..ir import Kernel
 from . import native
 from .layout import ARRAY_DATA_OFFSET, scratch_buffers
 
+PY_SUFFIX = "_py"       # pyentry.SUFFIX (not imported here: pyentry needs llvmlite.ir)
+
 _memory: dict[str, Callable] = {}
 _lock = threading.Lock()          # numba compilation is not thread-safe: one at a time
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0, "fallbacks": 0}
@@ -63,7 +65,8 @@ class Generator:
     version: str
     sources: tuple[str, ...]      # files and folders under kernels/ whose code ends up in the kernels
     tools: Callable[[], str]      # versions of the tools that compile it
-    build: Callable               # (kernel, symbol, nargs, debug_source) -> (symbol, externals, obj, address, owner)
+    build: Callable               # (kernel, symbol, nargs, debug_source) -> (symbol, externals, obj,
+    #                               address, owner); address None: link obj with native.load_object
     unsupported: Callable[[Kernel], str | None] = lambda kernel: None
 
 
@@ -83,7 +86,8 @@ def _llvm_unsupported(kernel: Kernel) -> str | None:
 
 
 GENERATORS = {
-    "llvm": Generator("llvm", "1", ("cpu/llvmgen.py", "cpu/llvmjit.py", "cpu/layout.py", "llvm", "vmath"),
+    "llvm": Generator("llvm", "1", ("cpu/llvmgen.py", "cpu/llvmjit.py", "cpu/layout.py", "cpu/pyentry.py", "llvm",
+                                       "vmath"),
                       lambda: llvmlite.__version__, _build_llvm, _llvm_unsupported),
     "numba": Generator("numba", "11", ("cpu/codegen.py", "cpu/scalar.py", "cpu/layout.py", "vmath"),
                        lambda: f"{_numba_version()}|{llvmlite.__version__}", _build_numba),
@@ -114,15 +118,35 @@ def _sources_digest(sources: tuple[str, ...]) -> str:
     return h.hexdigest()[:16]
 
 
+_CPUINFO_FIELDS = ("vendor_id", "cpu family", "model", "model name", "flags", "Features", "CPU implementer",
+                   "CPU part")
+
+
+@functools.cache
+def _cpu_identity() -> str:
+    """The host CPU as the kernels' code depends on it (model and instruction-set extensions), read
+    from /proc/cpuinfo where there is one: asking LLVM means loading LLVM (~25 ms), which a warm
+    start otherwise never does."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            first = f.read().split("\n\n", 1)[0]
+    except OSError:
+        first = ""
+    fields = dict(line.split(":", 1) for line in first.splitlines() if ":" in line)
+    found = [f"{k.strip()}={fields[k].strip()}" for k in fields if k.strip() in _CPUINFO_FIELDS]
+    if found:
+        return hashlib.sha256(";".join(found).encode()).hexdigest()[:16]
+    import llvmlite.binding as ll
+    return ll.get_host_cpu_name() + ll.get_host_cpu_features().flatten()
+
+
 @functools.cache
 def _environment(generator: str) -> str:
     """What compiled code depends on besides the kernel: the generator, the tools' versions (read
     without importing numba) and the CPU."""
-    import llvmlite.binding as ll
     g = _generator(generator)
     return "|".join([g.name, g.version, _sources_digest(g.sources), g.tools(), np.__version__,
-                     sys.version.split()[0], str(ARRAY_DATA_OFFSET), ll.get_host_cpu_name(),
-                     ll.get_host_cpu_features().flatten()])
+                     sys.version.split()[0], str(ARRAY_DATA_OFFSET), _cpu_identity()])
 
 
 def cache_key(kernel: Kernel, generator: str = "llvm") -> str:
@@ -137,10 +161,12 @@ def choose_generator(kernel: Kernel, requested: str = "llvm") -> tuple[str, str 
 
 
 def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: bool = False,
-                   generator: str = "llvm", log: Callable[[str], None] | None = None) -> Callable:
+                   generator: str = "llvm", log: Callable[[str], None] | None = None,
+                   loader: str = "elf") -> Callable:
     """The native function for ``kernel``: ``fn(*inputs, *outputs, *scratch, start, stop)`` with
     C-contiguous arrays (compiled or loaded now, not at first call). ``generator``: "llvm" or
-    "numba" (see ``GENERATORS``); ``log`` hears about fallbacks."""
+    "numba" (see ``GENERATORS``); ``log`` hears about fallbacks; ``loader``: how object code is
+    linked (``native.LOADERS``)."""
     _generator(generator)
     key = cache_key(kernel, generator)
     fn = _memory.get(key)
@@ -149,7 +175,7 @@ def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: b
         return fn
     nargs = len(kernel.inputs) + len(kernel.outputs) + len(scratch_buffers(kernel))
     with _lock:
-        fn = _memory.get(key) or _load(key, nargs, cache_dir)
+        fn = _memory.get(key) or _load(key, nargs, cache_dir, loader)
         if fn is None:
             # asked only now, on a miss: the support check imports the generator
             chosen, reason = choose_generator(kernel, generator)
@@ -158,9 +184,9 @@ def compile_kernel(kernel: Kernel, cache_dir: str | None = None, debug_source: b
                 if log is not None:
                     log(f"kernel {kernel.name}: built by {chosen}, not {generator} ({reason})")
                 fallback_key = cache_key(kernel, chosen)
-                fn = _memory.get(fallback_key) or _load(fallback_key, nargs, cache_dir)
+                fn = _memory.get(fallback_key) or _load(fallback_key, nargs, cache_dir, loader)
             if fn is None:
-                fn = _build(kernel, chosen, cache_key(kernel, chosen), nargs, cache_dir, debug_source)
+                fn = _build(kernel, chosen, cache_key(kernel, chosen), nargs, cache_dir, debug_source, loader)
             _memory[key] = fn     # the fallback's too: later calls hit memory at once
     return fn
 
@@ -169,23 +195,26 @@ def _entry_path(key: str, cache_dir: str | None) -> str | None:
     return os.path.join(cache_dir, "kernels", f"k_{key}.o") if cache_dir else None
 
 
-def _load(key: str, nargs: int, cache_dir: str | None):
+def _load(key: str, nargs: int, cache_dir: str | None, loader: str):
     """The kernel from its disk cache entry, or None (no entry, damaged, or unloadable)."""
     path = _entry_path(key, cache_dir)
     entry = _read_entry(path) if path else None
     if entry is None:
         return None
     try:
-        address, owner = native.load_object(entry[2], entry[0], entry[1])
+        address, owner = native.load_object(entry[2], entry[0], entry[1], loader)
     except (OSError, RuntimeError):
         return None                       # unloadable (e.g. another LLVM): compile it again
     stats["disk_hits"] += 1
-    fn = _memory[key] = native.NativeKernel(address, nargs, owner)
+    fn = _memory[key] = native.NativeKernel(address, nargs, owner, entry[0] + PY_SUFFIX)
     return fn
 
 
-def _build(kernel: Kernel, generator: str, key: str, nargs: int, cache_dir: str | None, debug_source: bool):
+def _build(kernel: Kernel, generator: str, key: str, nargs: int, cache_dir: str | None, debug_source: bool,
+           loader: str):
     symbol, externals, obj, address, owner = GENERATORS[generator].build(kernel, f"k_{key}", nargs, debug_source)
+    if address is None:
+        address, owner = native.load_object(obj, symbol, externals, loader)
     stats["compiled"] += 1
     path = _entry_path(key, cache_dir)
     if path:
@@ -193,7 +222,7 @@ def _build(kernel: Kernel, generator: str, key: str, nargs: int, cache_dir: str 
             _write_entry(path, symbol, externals, obj)
         except OSError:
             pass          # unwritable cache directory: this process still has the code
-    fn = _memory[key] = native.NativeKernel(address, nargs, owner)
+    fn = _memory[key] = native.NativeKernel(address, nargs, owner, symbol + PY_SUFFIX)
     return fn
 
 

@@ -37,6 +37,7 @@ from ..llvm.scalar import EMITTERS, UnsupportedKernel, compute_type, is_float, s
 from ..llvm.values import V
 from .layout import (ARRAY_DATA_OFFSET, REASSOCIABLE, compute_dtype, depends_on, lane_count, row_scratch,
                      scratch_buffers)
+from .pyentry import add_python_entry
 
 I8, I64 = ir.IntType(8), ir.IntType(64)
 PTR = ir.PointerType()
@@ -175,6 +176,7 @@ class _Codegen:
             lanes_args.append(b.load(dims, typ=I64))
         args = data + lanes_args + list(entry.args[narrays:])
         self.dispatch(b, data, args, sorted(k.aliasable_inputs()))
+        add_python_entry(self.module, entry, narrays)
         return str(self.module)
 
     def dispatch(self, b, data, args, aliasable) -> None:

@@ -4,7 +4,7 @@
 The module is optimised by LLVM's new pass manager at O3 with loop and SLP vectorization (off
 unless asked for: llvmlite's pipeline options default them to off, as LLVM's do) for a target
 machine of the host CPU and its features (AVX2 / AVX-512 where present), then emitted as an ELF
-object: the form the kernel cache stores and ``native.load_object`` links.
+object: the form the kernel cache stores and ``native.load_object`` links, now and in later processes.
 """
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def compile_object(llvm_ir: str) -> tuple[bytes, list[str]]:
     """(object code, the symbols it imports) of the module ``llvm_ir``."""
     with _lock:
         mod = _optimize(llvm_ir)
-        externals = sorted(f.name for f in mod.functions if f.is_declaration and not f.name.startswith("llvm."))
+        externals = sorted({f.name for f in mod.functions if f.is_declaration and not f.name.startswith("llvm.")} |
+                           {g.name for g in mod.global_variables if g.is_declaration})
         return _machine().emit_object(mod), externals
 
 
@@ -55,10 +56,9 @@ def optimized_ir(llvm_ir: str) -> str:
 
 
 def build(kernel: Kernel, name: str, nargs: int, debug_source: bool):
-    """(symbol, imported symbols, object code, address, owner of the code) for ``kernel``."""
+    """(symbol, imported symbols, object code, None, None) for ``kernel``: the caller links it."""
     llvm_ir = generate(kernel, name)
     if debug_source:
         print(f"; ---- kernel {kernel.name} ({name}, llvm) ----\n{llvm_ir}", file=sys.stderr)
     obj, externals = compile_object(llvm_ir)
-    address, owner = native.load_object(obj, name, externals)
-    return name, externals, obj, address, owner
+    return name, externals, obj, None, None

@@ -11,7 +11,6 @@ kind "fallback", which the profiler shows and ``Program.fallbacks`` counts.
 """
 from __future__ import annotations
 
-import copy
 import sys
 
 import numpy as np
@@ -32,6 +31,7 @@ from ..hlo.ir import HloInstruction, HloModule
 from ..interpreter import Interpreter, check_supported
 from ..ops.registry import lowering
 from ..passes import DCE, PassManager, RemoveDeadComputations, simplification_pipeline
+from ..passes.dot_sum import DotSumMerge
 from . import register_backend
 from .interpreter import InstructionNode, InterpreterProgram, Lowering, _nbytes
 from .slots import leaves
@@ -48,6 +48,7 @@ HOLD_GIL_BYTES = 4096    # kernels touching at most this run holding the GIL
 def cpu_pipeline(dump_after: str | None = None, dump_to=None) -> PassManager:
     return PassManager("cpu", [
         simplification_pipeline(),
+        DotSumMerge(),
         Fusion(),
         DCE(),
         MultiOutputFusion(),       # reads user counts: after DCE has dropped the fused members
@@ -223,7 +224,7 @@ def optimized(module: HloModule, target: str) -> tuple[HloModule, PassManager]:
     """A copy of ``module`` after the CPU pipeline (the GPU backend's too: same fusion decisions),
     printed at XRT_DEBUG >= 2; the pass manager keeps the timings."""
     check_supported(module)
-    module = copy.deepcopy(module)       # passes rewrite the module in place
+    module = module.clone()       # passes rewrite the module in place
     pipeline = cpu_pipeline()
     pipeline.run(module)
     if config.debug_level() >= 2:
@@ -237,6 +238,7 @@ class CpuProgram(InterpreterProgram):
         level = config.debug_level()
         self.debug_source = level >= 3
         self.codegen = config.kernel_codegen()
+        self.loader = config.kernel_loader()
         self.log = (lambda message: print(message, file=sys.stderr)) if level >= 1 else None
         self.cache_dir = config.cache_dir() or None
         self.fallbacks: list[str] = []
@@ -294,7 +296,7 @@ class CpuProgram(InterpreterProgram):
             kernel, sources = lower_fusion(body, ins.name)
         except CannotLower:
             return None
-        fn = compile_kernel(kernel, self.cache_dir, self.debug_source, self.codegen, self.log)
+        fn = compile_kernel(kernel, self.cache_dir, self.debug_source, self.codegen, self.log, self.loader)
         self.kernels[ins.name] = kernel
         nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
         return KernelNode(ins, kernel, sources, fn, operand_slots, out_slot, nbytes)

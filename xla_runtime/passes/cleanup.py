@@ -15,11 +15,11 @@ class DCE(HloPass):
     def run(self, module: HloModule) -> bool:
         changed = False
         for comp in module.computations:
-            changed |= _dce(comp)
+            changed |= dce_computation(comp)
         return changed
 
 
-def _dce(comp: HloComputation) -> bool:
+def dce_computation(comp: HloComputation) -> bool:
     live: set[HloInstruction] = set()
     stack = [comp.root] + [i for i in comp.instructions if i.opcode == "parameter" or has_side_effect(i)]
     while stack:
@@ -101,5 +101,5 @@ class CSE(HloPass):
                     replace_all_uses(comp, ins, first)
                     changed = True
             if changed:
-                _dce(comp)
+                dce_computation(comp)
         return changed
