@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 import numpy as np
 import pytest
@@ -84,13 +85,18 @@ def execute_on_threads(exe, inputs: list[tuple], repeat: int = 3) -> list[list]:
 
 
 @contextlib.contextmanager
-def failing_gpu_kernel(program, message: str = "kernel exploded"):
-    """Make the first kernel of a fake-device GPU program raise ``message`` until the block ends."""
-    kernel = next(n for n in program.device_nodes if n.kind == "kernel")
+def failing_gpu_kernel(program, message: str = "kernel exploded", name: str | None = None, after: int = 0):
+    """Make the first kernel of a fake-device GPU program (or the one named ``name``, loop bodies
+    and branches included) raise ``message`` from its call number ``after`` on, until the block
+    ends."""
+    kernel = next(n for n in program.all_device_nodes() if n.kind == "kernel" and name in (None, n.name))
     host = kernel.function.host
+    calls = itertools.count()
 
     class Boom:
         def call_pointers(self, args, grid):
+            if next(calls) < after:
+                return host.call_pointers(args, grid)
             raise RuntimeError(message)
     kernel.function.host = Boom()
     try:

@@ -128,6 +128,16 @@ def test_integer_ops_match_interpreter(opcode, t):
     compare(text, x, y)
 
 
+@pytest.mark.parametrize("value", [20000000000, -(1 << 40), (1 << 31), -(1 << 31) - 1, 7])
+def test_int64_constants_beyond_int32_keep_their_value(value):
+    # small kernels index in int32; a data constant must not be narrowed with the indices
+    text = hlo_module(f"  x = s64[5] parameter(0)\n  c = s64[] constant({value})\n"
+                      f"  b = s64[5] broadcast(c), dimensions={{}}\n  s = s64[5] add(x, b)\n"
+                      f"  lt = pred[5] compare(x, b), direction=LT\n  ROOT t = (s64[5], pred[5]) tuple(s, lt)")
+    assert fake(text).program.fallbacks == []
+    compare(text, np.array([-3, 0, 1, 1 << 33, -(1 << 35)], np.int64))
+
+
 @pytest.mark.parametrize("src,dst", [("f32", "s32"), ("f64", "s64"), ("f32", "u8"), ("s32", "f32"), ("s64", "f64"),
                                      ("f64", "f32"), ("f32", "f64"), ("s32", "s8"), ("u32", "s32"), ("f32", "pred"),
                                      ("pred", "f32"), ("s8", "u32"), ("u64", "f64"), ("s64", "u64"), ("u64", "s8"),

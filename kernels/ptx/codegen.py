@@ -116,8 +116,10 @@ class _Codegen:
         if got is None:
             if e.dtype != kir.INDEX:
                 got = False
-            elif e.kind in ("outer", "inner", "const"):
+            elif e.kind in ("outer", "inner"):
                 got = True
+            elif e.kind == "const":       # an int64 data constant beyond int32 keeps its width
+                got = self.idx is I64 or -(1 << 31) <= e.attr < (1 << 31)
             elif e.kind == "op" and op_name(e) in _INDEX_OPS:
                 got = all(self.pure_index(a) for a in e.args)
             else:

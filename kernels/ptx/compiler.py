@@ -25,7 +25,7 @@ from . import target as tgt
 from .codegen import generate
 from .launch import Plan
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"      # 2: int64 data constants beyond int32 keep their width
 _memory: dict[str, PtxKernel] = {}
 _lock = threading.Lock()
 stats = {"compiled": 0, "memory_hits": 0, "disk_hits": 0}

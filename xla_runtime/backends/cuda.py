@@ -2,7 +2,8 @@
 one execution graph whose device nodes run on CUDA streams.
 
     module --simplify--> --fusion--> fusions --lower--> kernel IR --kernels.ptx--> PTX
-    entry computation -> nodes: upload params, launch kernels, gemm, host fallbacks, download results
+    entry computation -> nodes: upload params, launch kernels, gemm, host fallbacks, download results,
+                         while / conditional running their computations' nodes (gpu/control.py)
                       -> stream plan (gpu/streams.py): a stream per node, event waits across streams
                       -> stream mode: each node issues its work to the driver as it runs
                          captured mode (gpu/graphs.py): the nodes are recorded, the recording
@@ -34,6 +35,7 @@ from .. import config
 from ..cpu.lower import CannotLower, lower_fusion
 from ..buffer import Buffer
 from ..executor import ExecutionGraph, Frame, Node, execute_graph
+from ..gpu.control import GpuConditionalNode, GpuWhileNode, nested_graph, walk
 from ..gpu.graphs import ArenaPool, CaptureState
 from ..gpu.nodes import (
     DeviceNode,
@@ -51,6 +53,7 @@ from ..gpu.runtime import DeviceBuffer, ExecutionState, GpuRuntime
 from ..gpu.streams import StreamPlan, assign_streams
 from ..hlo.ir import HloModule
 from ..interpreter import Interpreter
+from ..ops.control import conditional_branches
 from . import register_backend
 from .cpu import optimized
 from .interpreter import _nbytes
@@ -130,30 +133,15 @@ class GpuProgram(Program):
 
     # -- lowering --------------------------------------------------------------------------------
     def _build(self) -> None:
-        module, rt = self.module, self.rt
+        module = self.module
         entry = module.entry
         self.interp = Interpreter(module)
         self.num_slots = 0
+        self.control_flow: list[str] = []
         state_slot = self.state_slot = self._slot()
-        slots: dict = {}
-        nodes: list[Node] = []
         self.host_param_slots = [0] * len(entry.parameters)
-        for ins in entry.post_order():
-            out = slots[ins] = self._slot()
-            operand_slots = [slots[o] for o in ins.operands]
-            nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
-            if ins.opcode == "parameter":
-                host = self._slot()
-                self.host_param_slots[ins.parameter_number] = host
-                nodes.append(UploadNode(f"upload {ins.name}", host, out, _nbytes(ins.shape), state_slot))
-            elif ins.opcode in _PASS:
-                nodes.append(PassNode(ins, operand_slots, out))
-            elif ins.opcode == "constant" and ins.shape.is_array:
-                nodes.append(PassNode(ins, [], out, constant=rt.upload_now(np.asarray(ins.literal))))
-            else:
-                nodes.append(self._compute_node(ins, operand_slots, out, nbytes))
+        nodes, self.root_slot = self._lower(entry, state_slot)
         root_leaves = entry.root.shape.leaves() if entry.root.shape.is_tuple else [entry.root.shape]
-        self.root_slot = slots[entry.root]
         self.result_slots = [self._slot() for _ in root_leaves]
         if not self.results_on_device:
             for k, (shape, host) in enumerate(zip(root_leaves, self.result_slots)):
@@ -168,18 +156,63 @@ class GpuProgram(Program):
         self.num_slots += 1
         return self.num_slots - 1
 
-    def _compute_node(self, ins, operand_slots, out, nbytes) -> Node:
+    def _lower(self, comp, state_slot: int, param_slots: list[int] | None = None) -> tuple[list[Node], int]:
+        """Nodes computing ``comp`` and the slot of its root. The entry's parameters are uploads;
+        a nested computation's live in ``param_slots`` (its call site's operands or loop state).
+        ``state_slot``: where the nodes find their ExecutionState (or a loop's LoopScope)."""
+        slots: dict = {}
+        nodes: list[Node] = []
+        for ins in comp.post_order():
+            if ins.opcode == "parameter" and param_slots is not None:
+                slots[ins] = param_slots[ins.parameter_number]
+                continue
+            out = slots[ins] = self._slot()
+            operand_slots = [slots[o] for o in ins.operands]
+            nbytes = _nbytes(ins.shape) + sum(_nbytes(o.shape) for o in ins.operands)
+            if ins.opcode == "parameter":
+                host = self._slot()
+                self.host_param_slots[ins.parameter_number] = host
+                nodes.append(UploadNode(f"upload {ins.name}", host, out, _nbytes(ins.shape), state_slot))
+            elif ins.opcode in _PASS:
+                nodes.append(PassNode(ins, operand_slots, out))
+            elif ins.opcode == "constant" and ins.shape.is_array:
+                nodes.append(PassNode(ins, [], out, constant=self.rt.upload_now(np.asarray(ins.literal))))
+            elif ins.opcode == "while":
+                nodes.append(self._while_node(ins, operand_slots, out, nbytes, state_slot))
+            elif ins.opcode == "conditional":
+                nodes.append(self._conditional_node(ins, operand_slots, out, nbytes, state_slot))
+            else:
+                nodes.append(self._compute_node(ins, operand_slots, out, nbytes, state_slot))
+        return nodes, slots[comp.root]
+
+    def _while_node(self, ins, operand_slots, out, nbytes, state_slot) -> GpuWhileNode:
+        self.control_flow.append("while")
+        scope, carry = self._slot(), self._slot()
+        cond, pred = self._lower(ins.attr("condition"), scope, [carry])
+        body, body_root = self._lower(ins.attr("body"), scope, [carry])
+        return GpuWhileNode(ins.name, operand_slots[0], out, carry, scope, nested_graph(cond), pred,
+                            nested_graph(body), body_root, nbytes, state_slot)
+
+    def _conditional_node(self, ins, operand_slots, out, nbytes, state_slot) -> GpuConditionalNode:
+        self.control_flow.append("conditional")
+        branches = []
+        for comp, operand in zip(conditional_branches(ins), operand_slots[1:]):
+            nodes, root = self._lower(comp, state_slot, [operand])
+            branches.append((nested_graph(nodes), root))
+        return GpuConditionalNode(ins.name, operand_slots, out, branches, nbytes, state_slot)
+
+    def _compute_node(self, ins, operand_slots, out, nbytes, state_slot) -> Node:
         node = None
         if ins.opcode == "fusion":
-            node = self._kernel_node(ins, operand_slots, out, nbytes)
+            node = self._kernel_node(ins, operand_slots, out, nbytes, state_slot)
         elif ins.opcode == "dot":
-            node = self._gemm_node(ins, operand_slots, out, nbytes)
+            node = self._gemm_node(ins, operand_slots, out, nbytes, state_slot)
         if node is None:
-            node = HostFallbackNode(ins, operand_slots, out, self.interp, nbytes, self.state_slot)
+            node = HostFallbackNode(ins, operand_slots, out, self.interp, nbytes, state_slot)
             self.fallbacks.append(ins.opcode if ins.opcode != "fusion" else f"fusion({ins.attr('calls').root.opcode})")
         return node
 
-    def _kernel_node(self, ins, operand_slots, out, nbytes) -> KernelNode | None:
+    def _kernel_node(self, ins, operand_slots, out, nbytes, state_slot) -> KernelNode | None:
         from kernels.ptx import UnsupportedKernel, compile_ptx     # not imported by Client() itself
         try:
             kernel, sources = lower_fusion(ins.attr("calls"), ins.name)
@@ -190,9 +223,9 @@ class GpuProgram(Program):
         constants = {i: self.rt.upload_now(s.literal) for i, s in enumerate(sources) if s.param is None}
         self.kernels[ins.name] = kernel
         return KernelNode(ins, kernel, sources, ptx, function, operand_slots, out, constants, nbytes,
-                          self.state_slot, self.rt.device.info.sm_count)
+                          state_slot, self.rt.device.info.sm_count)
 
-    def _gemm_node(self, ins, operand_slots, out, nbytes) -> GemmNode | None:
+    def _gemm_node(self, ins, operand_slots, out, nbytes, state_slot) -> GemmNode | None:
         names = {o.shape.dtype.name for o in ins.operands} | {ins.shape.dtype.name}
         if len(names) != 1 or not names <= GEMM_TYPES:
             return None
@@ -206,7 +239,7 @@ class GpuProgram(Program):
             ptx = compile_ptx(kernel, self.rt.device.info.arch, self.cache_dir, self.debug)
             (grid, _, _), (block, _, _), shared = ptx.launch_config(self.rt.device.info.sm_count)
             permutes.append((self.rt.function(kernel, ptx), grid, block, shared, kernel.outputs[0].shape))
-        return GemmNode(ins, operand_slots, out, permutes, nbytes, self.state_slot)
+        return GemmNode(ins, operand_slots, out, permutes, nbytes, state_slot)
 
     def _plan_streams(self, nodes: list[Node]) -> StreamPlan:
         """Device dependencies follow the data: a slot's producers are the device nodes that wrote
@@ -234,9 +267,14 @@ class GpuProgram(Program):
         return plan
 
     def _enable_graphs(self) -> None:
-        """Captured mode, where every node can be recorded (see gpu/graphs.py)."""
+        """Captured mode, where every node can be recorded (see gpu/graphs.py). Control flow reads
+        its predicate on the host between device steps, so, like a host fallback, it cannot be in
+        a graph recorded ahead of its launch: such programs stay in stream mode."""
         if self.fallbacks:
             self.graph_mode = f"streams (not captured: host fallbacks {', '.join(sorted(set(self.fallbacks)))})"
+            return
+        if self.control_flow:
+            self.graph_mode = f"streams (not captured: control flow {', '.join(sorted(set(self.control_flow)))})"
             return
         self.graph_mode = "graphs"
         self.arenas = ArenaPool(self.rt)
@@ -285,10 +323,17 @@ class GpuProgram(Program):
     def describe(self) -> str:
         lines = [f"GpuProgram {self.module.name}: {len(self.device_nodes)} device nodes on "
                  f"{self.stream_plan.num_streams_used} stream(s), {self.graph_mode}"]
-        for node in self.device_nodes:
+        for depth, node in walk(self.device_nodes):
+            if not isinstance(node, DeviceNode):
+                continue
             waits = ", ".join(self.device_nodes[i].name for i in node.waits)
-            lines.append(f"  [{node.stream_no}] {node.kind:9s} {node.name}" + (f"  (waits: {waits})" if waits else ""))
+            lines.append(f"  {'  ' * depth}[{node.stream_no}] {node.kind:11s} {node.name}"
+                         + (f"  (waits: {waits})" if waits else ""))
         return "\n".join(lines)
+
+    def all_device_nodes(self) -> list[DeviceNode]:
+        """The entry's device nodes and, after each while/conditional, those of its computations."""
+        return [n for _, n in walk(self.device_nodes) if isinstance(n, DeviceNode)]
 
 
 # -- registration ----------------------------------------------------------------------------------

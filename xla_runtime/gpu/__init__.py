@@ -9,6 +9,7 @@
     runtime.py     per-device state (streams, pools, loaded kernels), per-execution state, DeviceBuffer
     streams.py     stream assignment from the dependency graph (pure logic)
     nodes.py       the backend's nodes: upload, kernel launch, gemm, host fallback, download
+    control.py     while and conditional on the device: nested graphs, predicate read-back, LoopScope
     permute.py     generated transposes ahead of gemm
     graphs.py      captured mode: recorder, arenas, graphs cached by their addresses
     resident.py    device-resident arrays (DeviceArray) and the client's GpuBuffer
@@ -17,8 +18,12 @@
 
 The backend itself is ``xla_runtime/backends/cuda.py`` ("cuda", and "cuda-fake" for tests).
 
-Not built yet: while/conditional with device bodies. They run as host fallbacks (the interpreter
-evaluates the whole loop on host copies of its operands). The plan: compile cond and body as
-GpuPrograms with device-resident results, and drive the loop from a WhileNode that reads back only
-the predicate each iteration, the loop state staying in DeviceArrays between iterations.
+Control flow runs on the device (control.py): a while's cond and body and a conditional's branches
+are lowered like the entry into nested graphs on the control node's stream. Each iteration copies
+only the 1-byte predicate to the host (a conditional, only its pred/s32 selector), waits for it
+through a fence's AsyncValue, and goes on from that callback; the loop state stays in device
+buffers (the body's results are the next iteration's parameters, no copies), and each iteration's
+temporaries go back to the caching allocator once its fence fires, so the next one reuses them.
+Nesting works to any depth. Captured mode leaves such programs in stream mode (the host decides
+between device steps, which a graph recorded ahead of launch cannot express).
 """

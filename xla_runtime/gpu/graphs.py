@@ -17,8 +17,9 @@ execution starts with a single ``graph_launch``. A graph bakes in every address 
   update of the executable graph, where the device can) exactly when they are not.
 
 Recording is pure Python (no driver calls), and the graph is launched only once every node has
-been recorded, so nodes that need the host in the middle of an execution (host fallbacks) make a
-program ineligible: it runs in stream mode, and ``GpuProgram.describe()`` says why.
+been recorded, so nodes that need the host in the middle of an execution (host fallbacks, and
+while/conditional, which read their predicate back) make a program ineligible: it runs in stream
+mode, and ``GpuProgram.describe()`` says why.
 
 The completion of the whole graph is one event recorded after the launch; every node's value
 (``ExecutionState.done``) is that event's AsyncValue, so an error inside the graph reaches every

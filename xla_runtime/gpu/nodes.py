@@ -12,9 +12,13 @@ completes from those events, so the executor continues from a callback and nothi
     GemmNode          dot: (batch, m, k) x (batch, k, n) gemm; operands in another order are
                       first permuted by a generated kernel
     HostFallbackNode  any other instruction: operands copied back, the interpreter evaluates it,
-                      the result copied up again (sort, scatter, while, ... until they have GPU forms)
+                      the result copied up again (sort, scatter, ... until they have GPU forms)
     DownloadNode      a result leaf: device -> staging -> a NumPy array, when the copy's event fires
     PassNode          tuple / get-tuple-element / a constant: handles only, no device work
+
+while and conditional are ``gpu.control``'s nodes; the nodes of their nested computations have no
+device index (``device_index < 0``): they record no event of their own and run on their control
+node's stream, whose fences cover them.
 """
 from __future__ import annotations
 
@@ -74,7 +78,8 @@ class DeviceNode(Node):
         for i in self.waits:
             dev.wait_event(stream, st.events[i])
         result = self.enqueue(frame, st, stream)
-        done = st.record(self.device_index, stream)
+        # inside a loop body or branch (no index) stream order suffices: the loop's fences cover it
+        done = st.record(self.device_index, stream) if self.device_index >= 0 else None
         return self.after(frame, st, done, result)
 
     def enqueue(self, frame: Frame, st: ExecutionState, stream):
@@ -234,7 +239,9 @@ class HostFallbackNode(DeviceNode):
                     staging = st.staging(leaf.nbytes)
                     dev.memcpy_dtoh(staging, leaf.ptr, leaf.nbytes, stream)
                     copies.append((leaf, staging))
-        fetched = st.record(self.device_index, stream)     # replaced by the upload's event below
+        nested = self.device_index < 0                      # in a loop body or branch
+        # replaced by the upload's event below (nested: a fence, the upload needs no event)
+        fetched = st.fence(stream) if nested else st.record(self.device_index, stream)
         out = AsyncValue()
 
         def on_host(_):
@@ -255,7 +262,8 @@ class HostFallbackNode(DeviceNode):
                 else:
                     results.append(leaf)          # tokens stay host values
             frame.buffers[self.out_slot] = rebuild(value, results)
-            st.record(self.device_index, stream)
+            if not nested:
+                st.record(self.device_index, stream)
 
         def step():
             if fetched.is_error():

@@ -167,6 +167,24 @@ class ExecutionState:
         self.done[node] = av
         return av
 
+    def fence(self, stream) -> AsyncValue:
+        """An AsyncValue that fires once the work enqueued so far on ``stream`` has finished (or
+        carries its error): how control flow waits for a predicate. The event goes back to the
+        pool as it fires (nothing waits on it)."""
+        rt = self.rt
+        event = rt.take_event()
+        self.device.record_event(event, stream)
+        av = rt.completions.track(event)
+        av.and_then(lambda: rt.give_events([event]))
+        return av
+
+    def adopt(self, blocks, staging) -> None:
+        """Take over a finished loop's memory (its results, or all of it after an error): freed
+        with the execution's own."""
+        with self._lock:
+            self._blocks.extend(blocks)
+            self._staging.extend(staging)
+
     def after_device(self, av: AsyncValue) -> None:
         """Host work that follows device work (a result's copy out of staging): the execution
         completes only once it has run."""
