@@ -253,10 +253,14 @@ class Kernel:
     # "column": a reduction whose input is contiguous along the last outer dim (reducing major
     # dims); code generators then loop over that dim innermost, accumulating in the outputs
     schedule: str = "row"
+    # offsets along the last outer dim where the values change form (the pieces of a concatenate):
+    # a hint, the values are the same everywhere; a generator may loop over each piece on its own,
+    # where the selects between pieces fold away and the loads become affine
+    splits: tuple[int, ...] = ()
 
     def key(self) -> str:
         """A complete, stable description (names excluded): equal keys compute the same thing."""
-        return repr((self.inputs, self.outputs, self.outer, self.stages, self.schedule))
+        return repr((self.inputs, self.outputs, self.outer, self.stages, self.schedule, self.splits))
 
     def expressions(self) -> Iterator[Expr]:
         for s in self.stages:

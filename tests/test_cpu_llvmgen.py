@@ -279,3 +279,45 @@ def test_column_reductions_combine_rows_in_blocks_in_order(shape, t, op, init, m
         monkeypatch.setenv("XRT_KERNEL_CODEGEN", "numba")
         want = np.asarray(xla_runtime.Client("cpu").compile(text).execute(x)[0])
         np.testing.assert_array_equal(got, want)
+
+
+CONCAT = """HloModule concat
+ENTRY main {{
+  a = f32[{a}] parameter(0)
+  b = f32[{b}] parameter(1)
+  c = f32[{c}] parameter(2)
+  ea = f32[{a}] exponential(a)
+  nb = f32[{b}] negate(b)
+  ROOT r = f32[{r}] concatenate(ea, nb, c), dimensions={{{dim}}}
+}}
+"""
+
+
+@pytest.mark.parametrize("rows,widths", [(None, (5, 3, 9)), (4, (5, 3, 9)), (3, (1, 16, 2))])
+def test_concatenate_pieces_loop_separately_with_the_same_values(rows, widths):
+    """A concatenate along the innermost loop is looped piece by piece (ir.Kernel.splits): each
+    piece a plain loop; the values are those of the select chain, over any [start, stop)."""
+    from kernels.cpu import llvmgen
+    from xla_runtime.cpu.lower import lower_fusion
+    lead = f"{rows}," if rows else ""
+    total = sum(widths)
+    text = CONCAT.format(a=lead + str(widths[0]), b=lead + str(widths[1]), c=lead + str(widths[2]),
+                         r=lead + str(total), dim=1 if rows else 0)
+    exe = xla_runtime.Client("cpu").compile(text)
+    (node,) = exe.program.graph.nodes
+    kernel = node.kernel
+    assert kernel.splits == (widths[0], widths[0] + widths[1])
+    assert llvmgen.generate(kernel, "k").count("for.head") >= 3          # a loop per piece
+    (fusion,) = [i for i in exe.program.module.entry.instructions if i.opcode == "fusion"]
+    order = [fusion.operands[src.param].parameter_number for src in lower_fusion(fusion.attr("calls"), "f")[1]]
+    rng = np.random.default_rng(5)
+    shape = lambda w: (rows, w) if rows else (w,)                         # noqa: E731
+    args = [rng.standard_normal(shape(w)).astype(np.float32) for w in widths]
+    want = np.concatenate([np.exp(args[0]), -args[1], args[2]], axis=-1)
+    np.testing.assert_allclose(np.asarray(exe.execute(*args)[0]), want, rtol=1e-6)
+    n = kernel.outer[0]
+    for start, stop in [(0, n), (1, n - 1), (n // 2, n), (0, 1)]:     # parts of the threaded dim
+        out = np.full(shape(total), np.nan, np.float32)
+        node.fn(*[args[i] for i in order], out, start, stop)
+        np.testing.assert_allclose(out[start:stop], want[start:stop], rtol=1e-6)
+        assert np.isnan(out[:start]).all() and np.isnan(out[stop:]).all()

@@ -52,6 +52,14 @@ class _Ctx:
         self.b, self.module, self.target = b, module, _CPU
 
 
+def _smax(b, x, y):
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def _smin(b, x, y):
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
 def _i64(v: int):
     return ir.Constant(I64, v)
 
@@ -245,19 +253,35 @@ class _Codegen:
         self.b.ret_void()
         return fn
 
-    def outer_loops(self, start, stop, extents, body):
-        """``for o0 in range(start, stop): for o1 in range(extents[1]): ...: body(indices)``."""
+    def outer_loops(self, start, stop, extents, body, splits=()):
+        """``for o0 in range(start, stop): for o1 in range(extents[1]): ...: body(indices)``; with
+        ``splits`` (offsets along the last dim), the last loop is one loop per piece, each with
+        its own copy of the body (whose selects between pieces then fold)."""
         if not extents:
             body([])
             return
+        last = len(extents) - 1
+        bounds = [0, *splits, extents[-1]]
+        b = self.b
 
-        def first(o0, _):
-            self.nest(extents[1:], (), lambda idx, _: body([o0] + idx))
-        for_range(self.b, start, stop, _i64(1), (), first)
+        def level(d, idx):
+            if d == len(extents):
+                body(idx)
+                return
+            lo, hi = (start, stop) if d == 0 else (_i64(0), _i64(extents[d]))
+            pieces = [(lo, hi)]
+            if d == last and splits:
+                pieces = [(_i64(a), _i64(z)) for a, z in zip(bounds, bounds[1:])]
+                if d == 0:            # the threaded dim: each piece within [start, stop)
+                    pieces = [(_smax(b, start, a), _smin(b, stop, z)) for a, z in pieces]
+            for a, z in pieces:
+                for_range(b, a, z, _i64(1), (), lambda i, _: level(d + 1, idx + [i]))
+        level(0, [])
 
     def row(self, start, stop) -> None:
         k = self.kernel
-        self.outer_loops(start, stop, k.outer, self.row_body)
+        pure_loop = all(isinstance(s, StoreStage) and not s.inner for s in k.stages)
+        self.outer_loops(start, stop, k.outer, self.row_body, k.splits if pure_loop else ())
 
     def row_body(self, outer_vals) -> None:
         k = self.kernel

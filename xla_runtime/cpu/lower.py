@@ -64,6 +64,7 @@ class KernelBuilder:
         self.outer_extents: tuple[int, ...] = ()
         self.inner_extents: tuple[int, ...] = ()   # the same for every stage of one kernel
         self._upper: dict[ir.Expr, int] = {}
+        self.splits: set[int] = set()     # see ir.Kernel.splits
 
     def upper(self, e: ir.Expr) -> int:
         """An exclusive upper bound of a (non-negative) index expression."""
@@ -210,7 +211,12 @@ class KernelBuilder:
             outputs.append(ir.Buffer(dtype_of(r.shape), dims))
             stores.append(ir.Store(k, self.value(r, index)))
         self.stages.append(ir.StoreStage(tuple(inner), tuple(stores)))
-        return ir.Kernel(name, tuple(self.inputs), tuple(outputs), tuple(outer), tuple(self.stages))
+        splits = tuple(sorted(self.splits)) if len(self.splits) < _MAX_SPLITS else ()   # bounded code size
+        return ir.Kernel(name, tuple(self.inputs), tuple(outputs), tuple(outer), tuple(self.stages),
+                         splits=splits)
+
+
+_MAX_SPLITS = 16
 
 
 def _leaves(shape):
@@ -463,6 +469,8 @@ def _concatenate(b: KernelBuilder, ins, index):
     for o in ins.operands:
         offsets.append(pos)
         pos += o.shape.dims[dim]
+    if index[dim] == ir.outer(len(b.outer_extents) - 1) and not b.inner_extents:
+        b.splits.update(offsets[1:])        # the pieces lie along the innermost loop
     # the last piece is the default; walk back choosing earlier pieces while index < their end
     result = None
     for o, off in reversed(list(zip(ins.operands, offsets))):
