@@ -213,6 +213,34 @@ def _gather(x: Tracer, entries) -> Tracer:
     return P.gather(x, indices, offset_dims, dims, dims, sizes, nb)
 
 
+# -- views --------------------------------------------------------------------------------------------
+
+
+def is_view_index(index, ndim: int) -> bool:
+    """NumPy's rule for ``x[index]``: basic indexing (ints, slices, None, ``...``; here also traced
+    scalar ints) gives a view; integer arrays and masks give a copy, and so do ints alone taking
+    every dimension (the result is a scalar)."""
+    items = index if isinstance(index, tuple) else (index,)
+    only_ints = True
+    for it in items:
+        if it is None or it is Ellipsis or isinstance(it, slice):
+            only_ints = False
+        elif not (_is_int_scalar(it) or (is_tracer(it) and it.ndim == 0 and it.dtype.kind in "iu")):
+            return False
+    return not (only_ints and len(items) == ndim)
+
+
+def view_strides(index, shape, strides) -> tuple[int, ...]:
+    """The strides (in elements) of the view ``x[index]`` of an array with ``strides``."""
+    entries, newaxes = _entries(index, len(shape))
+    shape, strides = list(shape), list(strides)
+    for p in newaxes:
+        shape.insert(p, 1)
+        strides.insert(p, 0)
+    return tuple(strides[d] * _static_slice(e, shape[d])[1]
+                 for d, e in enumerate(entries) if isinstance(e, slice))
+
+
 # -- updates ------------------------------------------------------------------------------------------
 
 
