@@ -12,6 +12,7 @@ is ``np.where(mask, scalar, y)``.
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -344,6 +345,38 @@ def _set_scatter(x: Tracer, index, val: Tracer) -> Tracer:
     flat = P.reshape(x, (x.size,))
     out = P.scatter(flat, flat_idx, P.reshape(v, (m,)), (), (0,), (0,), 1, None)
     return P.reshape(out, x.shape)
+
+
+def flat_positions(shape, index) -> Tracer:
+    """The flat (C order) positions of the elements ``x[index]`` takes in an array of ``shape``,
+    laid out as ``x[index]`` is (s64). A traced index that is out of range gives -1 there, where a
+    scatter drops its update, instead of being clamped as a read is; constant indices out of range
+    raise IndexError now, as NumPy does."""
+    entries, newaxes = _entries(index, len(shape))
+    if any(isinstance(e, tuple) for e in entries):
+        raise TracerIndexError("jit: a traced boolean mask selects a number of elements that depends on the "
+                               "data; use np.where(mask, ...) to update the selected elements")
+    dims = [d for d in range(len(entries)) if d not in newaxes]     # expanded dim -> dim of x
+    size = math.prod(shape)
+    grid = P.reshape(P.iota(np.int64, (size,), 0), shape)
+    traced = {i: e for i, e in enumerate(entries) if isinstance(e, (_Dyn, _Adv)) and is_tracer(e.value)}
+    if traced:
+        # one extra slot of -1 past the end of each traced dimension, where bad indices point
+        cfg = [(0, 1 if i in traced else 0, 0) for i in range(len(entries)) if i not in newaxes]
+        grid = P.pad(grid, P.constant(-1, np.int64), cfg)
+    items = []
+    for i, e in enumerate(entries):
+        if i in newaxes:
+            items.append(None)
+        elif i in traced:
+            n = shape[dims.index(i)]
+            t = P.convert(e.value, np.int64)
+            ok = P.binary("and", P.compare(t, P.scalar_like(t, -n), "GE"), P.compare(t, P.scalar_like(t, n), "LT"))
+            t = P.select(ok, _norm_traced(t, n), P.scalar_like(t, n))
+            items.append(t)
+        else:
+            items.append(e.value if isinstance(e, (_Dyn, _Adv)) else e)
+    return getitem(grid, tuple(items))
 
 
 def _set_masked(x: Tracer, entries, masks, val: Tracer) -> Tracer:
