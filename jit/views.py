@@ -184,14 +184,24 @@ class ReadOnly(Transform):
 
 
 class ViewLink:
-    __slots__ = ("root", "chain", "version", "strides", "readonly")
+    __slots__ = ("root", "chain", "version", "readonly", "_strides", "_parent")
 
-    def __init__(self, root: Tracer, chain: tuple, strides, readonly: bool):
+    def __init__(self, root: Tracer, chain: tuple, readonly: bool, parent_shape, parent_link):
         self.root = root
         self.chain = chain
         self.version = root._version
-        self.strides = strides
         self.readonly = readonly
+        self._strides = None
+        self._parent = (parent_shape, parent_link)
+
+    @property
+    def strides(self) -> tuple[int, ...] | None:
+        """Computed when first asked (only reshape and ravel of a view need them)."""
+        if self._parent is not None:
+            shape, link = self._parent
+            self._strides = self.chain[-1].strides(shape, c_strides(shape) if link is None else link.strides)
+            self._parent = None
+        return self._strides
 
     def refresh(self, view: Tracer) -> None:
         """Re-derive the view from its root if the root was written since (emitted where the root
@@ -230,10 +240,9 @@ def derive(parent: Tracer, step: Transform) -> Tracer:
     view = Tracer(out._node, out._cb, parent.weak)
     link = parent._view
     if link is None:
-        root, chain, strides, readonly = parent, (step,), c_strides(parent.shape), False
+        view._view = ViewLink(parent, (step,), step.readonly, parent.shape, None)
     else:
-        root, chain, strides, readonly = link.root, link.chain + (step,), link.strides, link.readonly
-    view._view = ViewLink(root, chain, step.strides(parent.shape, strides), readonly or step.readonly)
+        view._view = ViewLink(link.root, link.chain + (step,), link.readonly or step.readonly, parent.shape, link)
     return view
 
 
