@@ -333,3 +333,56 @@ def test_inplace_operator_on_an_indexed_view_writes_once():
         return y
     g.__name__ = f.__name__
     assert _lowered_text(f, x) == _lowered_text(g, x)
+
+
+def _random_view(rng, a):
+    """A random chain of basic indexing and transposes of ``a``, and the strides (in elements) our
+    transforms give it, to compare with NumPy's."""
+    from jit.views import Index, Permute, c_strides
+    strides = c_strides(a.shape)
+    for _ in range(rng.integers(1, 4)):
+        if rng.random() < 0.5 and a.ndim > 1:
+            step = Permute(rng.permutation(a.ndim))
+            strides, a = step.strides(a.shape, strides), a.transpose(step.perm)
+        else:
+            index = []
+            for n in a.shape:
+                lo = int(rng.integers(0, max(n // 2, 1)))
+                index.append(slice(lo, None, int(rng.integers(1, 3))) if rng.random() < 0.7 else lo)
+            if rng.random() < 0.3:
+                index.insert(int(rng.integers(0, len(index) + 1)), None)
+            strides, a = Index(tuple(index)).strides(a.shape, strides), a[tuple(index)]
+    return a, strides
+
+
+def _factorisations(size, rng, count=4):
+    out = [(size,), (1, size, 1)]
+    for _ in range(count):
+        dims, rest = [], size
+        for p in (2, 3, 5, 2, 3):
+            if rest % p == 0 and rng.random() < 0.6:
+                dims.append(p)
+                rest //= p
+        out.append(tuple(dims) + (rest,))
+    return out
+
+
+def test_view_or_copy_decisions_match_numpy():
+    from jit.views import is_c_contiguous, reshape_strides
+    rng = np.random.default_rng(7)
+    base = np.zeros((6, 10, 4))
+    item = base.itemsize
+    for _ in range(300):
+        a, strides = _random_view(rng, base)
+        assert all(n == 1 or s * item == w for n, s, w in zip(a.shape, strides, a.strides)), (a.shape, strides)
+        assert is_c_contiguous(a.shape, strides) == a.flags.c_contiguous, (a.shape, strides)
+        for shape in _factorisations(a.size, rng):
+            ours = reshape_strides(a.shape, strides, shape)
+            try:
+                b = a.reshape(shape, copy=False)
+            except ValueError:
+                assert ours is None, (a.shape, strides, shape)
+                continue
+            assert ours is not None, (a.shape, strides, shape)
+            want = tuple(s // item for s in b.strides)
+            assert all(n == 1 or o == w for n, o, w in zip(shape, ours, want)), (a.shape, strides, shape)
