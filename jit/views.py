@@ -17,6 +17,8 @@ the caller's array, which a compiled function cannot do.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from . import indexing
 from . import primitives as P
 from .builder import tracing
@@ -210,7 +212,7 @@ class ViewLink:
         if root._version == self.version:
             return
         self.version = root._version
-        with tracing(root._c) if not root._c.done else _nothing():
+        with tracing(root._c) if not root._c.done else nullcontext():
             v = Tracer(root._n, root._c)
             for step in self.chain:
                 v = step.forward(v)
@@ -224,14 +226,6 @@ class ViewLink:
         for step, base in zip(reversed(self.chain), reversed(bases)):
             value = step.backward(base, value)
         return value
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def derive(parent: Tracer, step: Transform) -> Tracer:
