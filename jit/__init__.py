@@ -13,7 +13,7 @@
 from .api import Compiled, Jitted, Lowered, jit
 from .arrays import Array
 from .control import cond, fori_loop, scan, switch, while_loop
-from .errors import TracerConversionError, TracerIndexError, TracerLeakError
+from .errors import TracerConversionError, TracerIndexError, TracerLeakError, TracerWriteError
 from .tracer import Tracer
 
 # the decorator carries the control-flow helpers too: ``from jit import jit; jit.cond(...)``
@@ -24,4 +24,4 @@ jit.TracerConversionError = TracerConversionError
 del _f
 
 __all__ = ["jit", "cond", "switch", "while_loop", "fori_loop", "scan", "Array", "Jitted", "Lowered", "Compiled",
-           "Tracer", "TracerConversionError", "TracerIndexError", "TracerLeakError"]
+           "Tracer", "TracerConversionError", "TracerIndexError", "TracerLeakError", "TracerWriteError"]

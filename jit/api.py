@@ -24,6 +24,7 @@ from .arrays import Array
 from .builder import ComputationBuilder, ModuleBuilder, array_shape, make_instruction, tracing
 from .pytree import TreeDef, flatten
 from .tracer import Tracer
+from .views import mark_argument
 
 _CLIENTS: dict[str, xla_runtime.Client] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -301,7 +302,7 @@ class Jitted:
                     donate_leaves.append(len(in_specs))
                 in_specs.append((dims, dtype))
                 p = entry.parameter(array_shape(dims, dtype), path)
-                out.append(Tracer(p, entry, weak))
+                out.append(mark_argument(Tracer(p, entry, weak), path))
             return tree.unflatten(out)
 
         t_args = []

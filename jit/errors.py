@@ -12,3 +12,8 @@ class TracerLeakError(RuntimeError):
 
 class TracerIndexError(IndexError):
     """An indexing expression the tracer cannot express (data-dependent shapes)."""
+
+
+class TracerWriteError(ValueError):
+    """A write into an array that cannot be written: an argument of the jitted function (NumPy
+    would change the caller's array) or a read-only view (np.diagonal, np.broadcast_to)."""

@@ -12,6 +12,7 @@ is ``np.where(mask, scalar, y)``.
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -213,6 +214,34 @@ def _gather(x: Tracer, entries) -> Tracer:
     return P.gather(x, indices, offset_dims, dims, dims, sizes, nb)
 
 
+# -- views --------------------------------------------------------------------------------------------
+
+
+def is_view_index(index, ndim: int) -> bool:
+    """NumPy's rule for ``x[index]``: basic indexing (ints, slices, None, ``...``; here also traced
+    scalar ints) gives a view; integer arrays and masks give a copy, and so do ints alone taking
+    every dimension (the result is a scalar)."""
+    items = index if isinstance(index, tuple) else (index,)
+    only_ints = True
+    for it in items:
+        if it is None or it is Ellipsis or isinstance(it, slice):
+            only_ints = False
+        elif not (_is_int_scalar(it) or (is_tracer(it) and it.ndim == 0 and it.dtype.kind in "iu")):
+            return False
+    return not (only_ints and len(items) == ndim)
+
+
+def view_strides(index, shape, strides) -> tuple[int, ...]:
+    """The strides (in elements) of the view ``x[index]`` of an array with ``strides``."""
+    entries, newaxes = _entries(index, len(shape))
+    shape, strides = list(shape), list(strides)
+    for p in newaxes:
+        shape.insert(p, 1)
+        strides.insert(p, 0)
+    return tuple(strides[d] * _static_slice(e, shape[d])[1]
+                 for d, e in enumerate(entries) if isinstance(e, slice))
+
+
 # -- updates ------------------------------------------------------------------------------------------
 
 
@@ -316,6 +345,38 @@ def _set_scatter(x: Tracer, index, val: Tracer) -> Tracer:
     flat = P.reshape(x, (x.size,))
     out = P.scatter(flat, flat_idx, P.reshape(v, (m,)), (), (0,), (0,), 1, None)
     return P.reshape(out, x.shape)
+
+
+def flat_positions(shape, index) -> Tracer:
+    """The flat (C order) positions of the elements ``x[index]`` takes in an array of ``shape``,
+    laid out as ``x[index]`` is (s64). A traced index that is out of range gives -1 there, where a
+    scatter drops its update, instead of being clamped as a read is; constant indices out of range
+    raise IndexError now, as NumPy does."""
+    entries, newaxes = _entries(index, len(shape))
+    if any(isinstance(e, tuple) for e in entries):
+        raise TracerIndexError("jit: a traced boolean mask selects a number of elements that depends on the "
+                               "data; use np.where(mask, ...) to update the selected elements")
+    dims = [d for d in range(len(entries)) if d not in newaxes]     # expanded dim -> dim of x
+    size = math.prod(shape)
+    grid = P.reshape(P.iota(np.int64, (size,), 0), shape)
+    traced = {i: e for i, e in enumerate(entries) if isinstance(e, (_Dyn, _Adv)) and is_tracer(e.value)}
+    if traced:
+        # one extra slot of -1 past the end of each traced dimension, where bad indices point
+        cfg = [(0, 1 if i in traced else 0, 0) for i in range(len(entries)) if i not in newaxes]
+        grid = P.pad(grid, P.constant(-1, np.int64), cfg)
+    items = []
+    for i, e in enumerate(entries):
+        if i in newaxes:
+            items.append(None)
+        elif i in traced:
+            n = shape[dims.index(i)]
+            t = P.convert(e.value, np.int64)
+            ok = P.binary("and", P.compare(t, P.scalar_like(t, -n), "GE"), P.compare(t, P.scalar_like(t, n), "LT"))
+            t = P.select(ok, _norm_traced(t, n), P.scalar_like(t, n))
+            items.append(t)
+        else:
+            items.append(e.value if isinstance(e, (_Dyn, _Adv)) else e)
+    return getitem(grid, tuple(items))
 
 
 def _set_masked(x: Tracer, entries, masks, val: Tracer) -> Tracer:

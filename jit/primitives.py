@@ -309,13 +309,16 @@ def gather(x: Tracer, indices: Tracer, offset_dims, collapsed, start_index_map, 
 
 
 def scatter(x: Tracer, indices: Tracer, updates: Tracer, update_window_dims, inserted, dims_to_operand,
-            index_vector_dim: int, combiner: str | None) -> Tracer:
-    """Scatter with ``combiner`` (an opcode like "add"), or overwrite when it is None."""
+            index_vector_dim: int, combiner) -> Tracer:
+    """Scatter with ``combiner`` (an opcode like "add", or a computation of two scalars: the old value
+    and the update), or overwrite when it is None."""
     dt = x.dtype
     if combiner is None:
         comp = scalar_computation(("set", dt), "region_set", (dt, dt), lambda a, b: b)
-    else:
+    elif isinstance(combiner, str):
         comp = reducer(combiner, dt)
+    else:
+        comp = combiner
     attrs = {"update_window_dims": tuple(update_window_dims), "inserted_window_dims": tuple(inserted),
              "scatter_dims_to_operand_dims": tuple(dims_to_operand), "index_vector_dim": int(index_vector_dim),
              "indices_are_sorted": False, "unique_indices": False, "to_apply": comp}

@@ -6,8 +6,9 @@ methods and indexing are defined here in terms of those, so plain NumPy code bui
 
 Tracers are mutable in one way only: in-place updates (``y[i] = v``, ``y += 1``, ``y.sort()``)
 rebind the tracer to the instruction computing the updated value, which is how NumPy's in-place
-style becomes functional HLO. Other names bound to the same tracer see the update, as in NumPy;
-views (``v = y[0]; v[...] = 1``) do not write through.
+style becomes functional HLO. Other names bound to the same tracer see the update, as in NumPy.
+Views (``v = y[1:]``, ``y.T``, ``y.reshape(...)``) write through to their base and see its updates:
+see ``views.py``, which also refuses writes into the jitted function's arguments.
 """
 from __future__ import annotations
 
@@ -21,13 +22,19 @@ def is_tracer(x) -> bool:
 
 
 class Tracer:
-    __slots__ = ("_node", "_cb", "shape", "dtype", "weak", "__weakref__")
+    # _n/_c: the instruction and its computation (read through _node/_cb, which re-derive a view
+    # whose base was written since); _view: a views.ViewLink or None; _version: bumped by every
+    # in-place write; _readonly: why writes are refused (an argument's label) or None
+    __slots__ = ("_n", "_c", "shape", "dtype", "weak", "_view", "_version", "_readonly", "__weakref__")
     __array_priority__ = 1000
     __hash__ = None           # like ndarray: not hashable
 
     def __init__(self, node, cb, weak: bool = False):
-        self._node = node
-        self._cb = cb
+        self._n = node
+        self._c = cb
+        self._view = None
+        self._version = 0
+        self._readonly = None
         s = node.shape
         if s.is_array:
             self.shape = s.dims
@@ -78,11 +85,23 @@ class Tracer:
     def __deepcopy__(self, memo):
         return Tracer(self._node, self._cb, self.weak)
 
+    @property
+    def _node(self):
+        if self._view is not None:
+            self._view.refresh(self)
+        return self._n
+
+    @property
+    def _cb(self):
+        if self._view is not None:
+            self._view.refresh(self)
+        return self._c
+
     def _replace(self, new: "Tracer") -> "Tracer":
-        """In-place update: this tracer now stands for ``new``'s value (same shape and dtype)."""
-        self._node, self._cb = new._node, new._cb
-        self.weak = False
-        return self
+        """In-place update: this tracer now stands for ``new``'s value (same shape and dtype); a
+        view writes it through to its base."""
+        from .views import write
+        return write(self, new)
 
     # -- concrete values are not available ------------------------------------------------------------
     def __bool__(self):
@@ -120,12 +139,12 @@ class Tracer:
 
     # -- indexing ---------------------------------------------------------------------------------------
     def __getitem__(self, index):
-        from .indexing import getitem
+        from .views import getitem
         return getitem(self, index)
 
     def __setitem__(self, index, value):
-        from .indexing import setitem
-        self._replace(setitem(self, index, value))
+        from .views import setitem
+        setitem(self, index, value)
 
 
 def conversion_error(t: Tracer, what: str) -> TracerConversionError:

@@ -42,8 +42,13 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         return ufunc_accumulate(ufunc, *inputs, **_no_out(ufunc, method, kwargs))
     if method == "outer":
         return ufunc_outer(ufunc, inputs, kwargs)
-    raise NotImplementedError(f"jit: numpy.{ufunc.__name__}.{method} is not implemented for traced arrays "
-                              f"(it updates arrays in place or has data-dependent output sizes)")
+    if method == "at":
+        from .ufunc_scatter import ufunc_at
+        return ufunc_at(ufunc, *inputs, **kwargs)
+    if method == "reduceat":
+        from .ufunc_scatter import ufunc_reduceat
+        return ufunc_reduceat(ufunc, *inputs, **kwargs)
+    raise NotImplementedError(f"jit: numpy.{ufunc.__name__}.{method} is not implemented for traced arrays")
 
 
 def _no_out(ufunc, method, kwargs) -> dict:

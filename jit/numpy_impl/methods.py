@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import primitives as P
+from .. import views
 from ..tracer import Tracer
 from . import elementwise, indexing_funcs, linalg, reductions, shapes, sorting
 from .registry import fresh_results
@@ -17,7 +18,7 @@ def _shape_args(args):
 
 
 def reshape(self, *shape, order="C", copy=None):
-    return shapes.reshape(self, _shape_args(shape), order=order)
+    return shapes.reshape(self, _shape_args(shape), order=order, copy=copy)
 
 
 def transpose(self, *axes):
@@ -35,7 +36,7 @@ def copy(self, order="C"):
 
 
 def flatten(self, order="C"):
-    return shapes.ravel(self, order)
+    return views.copy_of(shapes.ravel(self, order))     # always a copy, unlike ravel
 
 
 def fill(self, value):

@@ -1,6 +1,10 @@
 """Shape manipulation: reshape/ravel/transpose/swapaxes/moveaxis/expand_dims/squeeze/broadcast_*,
 atleast_*d, concatenate/stack/*stack/split family, flip/roll/rot90, tile/repeat, pad, tril/triu,
-diag/diagonal/trace, shape/ndim/size."""
+diag/diagonal/trace, shape/ndim/size.
+
+Where NumPy returns a view (reshape when the strides allow, ravel of a contiguous array, the
+transposes, expand_dims/squeeze/atleast_*d, the split family; diagonal and broadcast_to read-only)
+the result is made with ``views`` so writes into it reach the base."""
 from __future__ import annotations
 
 import math
@@ -9,6 +13,7 @@ import operator
 import numpy as np
 
 from .. import primitives as P
+from .. import views
 from ..tracer import Tracer, is_tracer
 from .common import norm_axes, norm_axis, operand, promote, static_int, tracer
 from .registry import implements
@@ -43,15 +48,14 @@ def reshape(a, /, shape=None, order="C", *, newshape=None, copy=None):
     if order != "C":
         raise NotImplementedError(f"jit: numpy.reshape(order={order!r}) is not supported (only 'C')")
     x = tracer(a)
-    return P.reshape(x, resolve_shape(shape, x.size))
+    return views.reshape(x, resolve_shape(shape, x.size), copy)
 
 
 @implements(np.ravel)
 def ravel(a, order="C"):
     if order not in ("C", "K", "A"):
         raise NotImplementedError(f"jit: numpy.ravel(order={order!r}) is not supported")
-    x = tracer(a)
-    return P.reshape(x, (x.size,))
+    return views.ravel(tracer(a))
 
 
 @implements(np.transpose, getattr(np, "permute_dims", None))
@@ -63,7 +67,7 @@ def transpose(a, axes=None):
         perm = tuple(norm_axis(p, x.ndim) for p in axes)
         if sorted(perm) != list(range(x.ndim)):
             raise ValueError("axes don't match array")
-    return P.transpose(x, perm)
+    return views.permute(x, perm)
 
 
 @implements(getattr(np, "matrix_transpose", None))
@@ -80,7 +84,7 @@ def swapaxes(a, axis1, axis2):
     i, j = norm_axis(axis1, x.ndim), norm_axis(axis2, x.ndim)
     perm = list(range(x.ndim))
     perm[i], perm[j] = perm[j], perm[i]
-    return P.transpose(x, perm)
+    return views.permute(x, perm)
 
 
 @implements(np.moveaxis)
@@ -93,7 +97,7 @@ def moveaxis(a, source, destination):
     order = [n for n in range(x.ndim) if n not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
-    return P.transpose(x, order)
+    return views.permute(x, order)
 
 
 @implements(np.rollaxis)
@@ -103,11 +107,9 @@ def rollaxis(a, axis, start=0):
     start = start + x.ndim if start < 0 else start
     if start > axis:
         start -= 1
-    if axis == start:
-        return x
     order = [n for n in range(x.ndim) if n != axis]
     order.insert(start, axis)
-    return P.transpose(x, order)
+    return views.permute(x, order)
 
 
 @implements(np.expand_dims)
@@ -121,7 +123,7 @@ def expand_dims(a, axis):
     shape = list(x.shape)
     for p in pos:
         shape.insert(p, 1)
-    return P.reshape(x, shape)
+    return views.reshape(x, shape)
 
 
 @implements(np.squeeze)
@@ -134,12 +136,19 @@ def squeeze(a, axis=None):
         for ax in axes:
             if x.shape[ax] != 1:
                 raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
-    return P.reshape(x, [n for i, n in enumerate(x.shape) if i not in axes])
+    return views.reshape(x, [n for i, n in enumerate(x.shape) if i not in axes])
 
 
 @implements(np.broadcast_to)
 def broadcast_to(array, shape, subok=False):
-    return P.broadcast_to(tracer(array), _shape_arg(shape))
+    shape = _shape_arg(shape)
+    x = tracer(array)
+
+    def strides(old_shape, old_strides):
+        lead = len(shape) - len(old_shape)
+        return (0,) * lead + tuple(0 if n == 1 and shape[lead + i] != 1 else s
+                                   for i, (n, s) in enumerate(zip(old_shape, old_strides)))
+    return views.readonly(x, lambda t: P.broadcast_to(t, shape), strides)
 
 
 @implements(np.broadcast_arrays)
@@ -150,7 +159,7 @@ def broadcast_arrays(*args, subok=False):
 
 @implements(np.atleast_1d)
 def atleast_1d(*arys):
-    out = [P.reshape(t, (1,)) if t.ndim == 0 else t for t in map(tracer, arys)]
+    out = [views.reshape(t, (1,) if t.ndim == 0 else t.shape) for t in map(tracer, arys)]
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -158,7 +167,7 @@ def atleast_1d(*arys):
 def atleast_2d(*arys):
     out = []
     for t in map(tracer, arys):
-        out.append(P.reshape(t, (1, 1)) if t.ndim == 0 else P.reshape(t, (1,) + t.shape) if t.ndim == 1 else t)
+        out.append(views.reshape(t, (1, 1) if t.ndim == 0 else (1,) + t.shape if t.ndim == 1 else t.shape))
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -166,13 +175,8 @@ def atleast_2d(*arys):
 def atleast_3d(*arys):
     out = []
     for t in map(tracer, arys):
-        if t.ndim == 0:
-            t = P.reshape(t, (1, 1, 1))
-        elif t.ndim == 1:
-            t = P.reshape(t, (1,) + t.shape + (1,))
-        elif t.ndim == 2:
-            t = P.reshape(t, t.shape + (1,))
-        out.append(t)
+        shape = {0: (1, 1, 1), 1: (1,) + t.shape + (1,), 2: t.shape + (1,)}.get(t.ndim, t.shape)
+        out.append(views.reshape(t, shape))
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -277,8 +281,7 @@ def _split(a, indices_or_sections, axis, exact: bool):
         bounds = [0] + [min(max(i + n if i < 0 else i, 0), n) for i in idx] + [n]
     out = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        hi = max(hi, lo)
-        out.append(P.slice_in_dim(x, lo, hi, ax))
+        out.append(views.getitem(x, (slice(None),) * ax + (slice(lo, max(hi, lo)),)))
     return out
 
 
@@ -312,8 +315,7 @@ def dsplit(ary, indices_or_sections):
 def unstack(x, /, *, axis=0):
     t = tracer(x)
     ax = norm_axis(axis, t.ndim)
-    rest = tuple(n for i, n in enumerate(t.shape) if i != ax)
-    return tuple(P.reshape(P.slice_in_dim(t, i, i + 1, ax), rest) for i in range(t.shape[ax]))
+    return tuple(views.getitem(t, (slice(None),) * ax + (i,)) for i in range(t.shape[ax]))
 
 
 # -- rearranging -------------------------------------------------------------------------------------------
@@ -536,6 +538,13 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     if a1 == a2:
         raise ValueError("axis1 and axis2 cannot be the same")
     rest = [i for i in range(x.ndim) if i not in (a1, a2)]
+
+    def strides(shape, st):
+        return tuple(st[i] for i in rest) + (st[a1] + st[a2],)
+    return views.readonly(x, lambda t: _diagonal(t, rest, a1, a2, offset), strides)
+
+
+def _diagonal(x: Tracer, rest, a1: int, a2: int, offset) -> Tracer:
     y = P.transpose(x, rest + [a1, a2])
     n, m = y.shape[-2:]
     k = static_int(offset, "offset")

@@ -1,0 +1,118 @@
+"""ufunc methods that are scatters: ``ufunc.at(a, indices[, b])`` and ``ufunc.reduceat``.
+
+``ufunc.at`` is NumPy's unbuffered in-place operation: each element ``a[indices]`` takes (repeated
+ones as often as they are repeated) is combined with its update in turn, so
+``np.add.at(a, [0, 0], 1)`` adds 2. That is an HLO ``scatter`` whose combiner is the ufunc on
+scalars, applied at the flat positions ``a[indices]`` takes (``indexing.flat_positions``); the result
+is written into ``a`` as any in-place update is (through to its base if ``a`` is a view). As in
+NumPy each step computes in the ufunc's loop dtypes and casts back to ``a``'s dtype (unsafe
+casting, as ufunc.at does). Unary ufuncs (``np.negative.at(a, i)``) apply once per occurrence.
+
+Out-of-range indices: constant ones raise IndexError while tracing, as NumPy does; traced ones
+cannot be checked then, and their updates are dropped (XLA's scatter semantics), not applied to a
+clamped position.
+
+``ufunc.reduceat`` with indices known at trace time: each segment's first element, then the rest of
+the segment combined into it by ``ufunc.at``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import indexing
+from . import primitives as P
+from .promotion import is_python_scalar, ufunc_dtypes
+from .tracer import Tracer, is_tracer
+
+# ufunc.at of the key on updates v is ufunc.at of the first ufunc on the second ufunc of v, when no
+# casts are involved: the combiner stays one the CPU backend's native scatter knows (add, not subtract)
+REWRITES: dict[np.ufunc, tuple[np.ufunc, np.ufunc]] = {
+    np.subtract: (np.add, np.negative),
+}
+
+
+def ufunc_at(ufunc: np.ufunc, a, indices, b=None, /):
+    from .ufuncs import UFUNCS, _operand, apply_ufunc
+    name = f"numpy.{ufunc.__name__}.at"
+    if not is_tracer(a):
+        raise TypeError(f"jit: {name} writes into its first argument, which must be a traced array made "
+                        f"inside the function from traced values (y = x.copy(), np.zeros_like(x)); a NumPy "
+                        f"array such as np.zeros(n) cannot hold traced results; got {type(a).__name__}")
+    if ufunc.nout != 1:
+        raise ValueError("Only single output ufuncs supported at this time")
+    if ufunc.nin == 2 and b is None:
+        raise ValueError("second operand needed for ufunc")
+    if ufunc.nin == 1 and b is not None:
+        raise ValueError("second operand provided when ufunc is unary")
+    if ufunc not in UFUNCS:
+        raise NotImplementedError(f"jit: numpy.{ufunc.__name__} is not implemented for traced arrays")
+    positions = indexing.flat_positions(a.shape, indices)
+    m = positions.size
+    if m == 0:
+        return None
+    v = None if b is None else _operand(b)
+    dts = ufunc_dtypes(ufunc, [a] if v is None else [a, v])
+    in_dts, out_dt = dts[:ufunc.nin], dts[-1]
+    storage = a.dtype
+    if v is not None:
+        u = P.as_tracer(v) if not is_python_scalar(v) else P.constant(v, in_dts[1])
+        u = P.convert(u, in_dts[1])
+        if not np.can_cast(in_dts[1], a.dtype, "safe"):
+            storage = np.result_type(a.dtype, in_dts[1])   # holds a's values and the updates exactly
+        try:
+            u = P.broadcast_to(u, positions.shape)
+        except ValueError:
+            raise ValueError("array is not broadcastable to correct shape") from None
+        u = P.reshape(P.convert(u, storage), (m,))
+    else:
+        u = P.full((m,), 0, storage)       # a unary ufunc ignores its update
+    plain = storage == a.dtype and all(d == a.dtype for d in dts)
+    if plain and ufunc in REWRITES:
+        ufunc, pre = REWRITES[ufunc]
+        u = apply_ufunc(pre, (u,), {})
+
+    def combine(old: Tracer, upd: Tracer) -> Tracer:
+        args = [P.convert(old, in_dts[0])] + ([P.convert(upd, in_dts[1])] if ufunc.nin == 2 else [])
+        r = apply_ufunc(ufunc, tuple(args), {"signature": tuple(in_dts) + (out_dt,)})
+        return P.convert(P.convert(r, a.dtype), storage)     # each step stores into a's dtype
+
+    comp = P.scalar_computation(("ufunc.at", ufunc, a.dtype, storage, dts), f"region_{ufunc.__name__}_at",
+                                (storage, storage), combine)
+    flat = P.convert(P.reshape(a, (a.size,)), storage)
+    out = P.scatter(flat, P.reshape(positions, (m, 1)), u, (), (0,), (0,), 1, comp)
+    a._replace(P.convert(P.reshape(out, a.shape), a.dtype))
+    return None
+
+
+def ufunc_reduceat(ufunc: np.ufunc, array, indices, axis=0, dtype=None, out=None):
+    from .numpy_impl.common import norm_axis, tracer
+    from .numpy_impl.indexing_funcs import take
+    name = f"numpy.{ufunc.__name__}.reduceat"
+    if out is not None and not (isinstance(out, tuple) and all(o is None for o in out)):
+        raise TypeError(f"jit: {name}(out=...) is not supported on traced arrays; use the returned value")
+    if ufunc.nin != 2 or ufunc.nout != 1:
+        raise ValueError("reduceat only supported for binary functions")
+    if is_tracer(indices):
+        raise NotImplementedError(f"jit: {name} needs its indices known at trace time (constants or static "
+                                  f"arguments): the segments decide the scatter's layout")
+    x = tracer(array)
+    ax = norm_axis(axis, x.ndim)
+    n = x.shape[ax]
+    idx = np.asarray(indices)
+    if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+        raise TypeError(f"{name}: indices must be a 1-d array of integers")
+    idx = idx.astype(np.int64)
+    bad = idx[(idx < 0) | (idx >= n)]
+    if bad.size:
+        raise IndexError(f"index {bad[0]} out-of-bounds in {ufunc.__name__}.reduceat [0, {n})")
+    # NumPy's own result dtype, from the same call on a one-element array
+    rdt = ufunc.reduceat(np.zeros(1, x.dtype), [0], dtype=dtype).dtype
+    xc = P.convert(x, rdt)
+    res = take(xc, idx, axis=ax)          # each segment's first element (all of a decreasing one)
+    ends = np.append(idx[1:], n)
+    count = np.where(idx < ends, ends - idx - 1, 0)
+    if count.sum():
+        seg = np.repeat(np.arange(idx.size), count)
+        src = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(idx + 1, count)
+        ufunc_at(ufunc, res, (slice(None),) * ax + (seg,), take(xc, src, axis=ax))
+    return res
