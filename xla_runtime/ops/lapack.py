@@ -149,7 +149,7 @@ def _getrf(ins, args):
     (a,) = args
     *batch, m, n = a.shape
     k = min(m, n)
-    lu = _wide(a).reshape(-1, m, n).copy()
+    lu = _wide(a).reshape((int(np.prod(batch, dtype=np.int64)), m, n)).copy()
     nb = lu.shape[0]
     piv = np.zeros((nb, k), np.int32)
     info = np.zeros(nb, np.int32)
@@ -215,9 +215,15 @@ def _potrf(ins, args):
             fac = np.linalg.cholesky(w, upper=not lower)
         info = np.zeros(a.shape[:-2], np.int32)
     except np.linalg.LinAlgError:
+        # some matrix is not positive definite: find which, factor the others (failed ones are NaN,
+        # where LAPACK leaves a partial factorization)
         h = w if lower else np.conj(np.swapaxes(w, -1, -2))
         info = _cholesky_info(np.tril(h))
         fac = np.full_like(w, np.nan)
+        ok = info == 0
+        if ok.any():
+            with np.errstate(all="ignore"):
+                fac[ok] = np.linalg.cholesky(w[ok], upper=not lower)
     return _outs((np.where(keep, fac, w), info), ins.shape)
 
 
