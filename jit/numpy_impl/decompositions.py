@@ -537,3 +537,11 @@ def linalg_cross(x1, x2, /, *, axis=-1):
         raise ValueError(f"numpy.linalg.cross: both inputs must have 3 elements along axis {axis}, got shapes "
                          f"{a.shape} and {b.shape}")
     return np.cross(a, b, axis=axis)
+
+
+@implements(np.linalg.eig, np.linalg.eigvals)
+def eig(a, *args, **kwargs):
+    raise NotImplementedError("jit: numpy.linalg.eig/eigvals is not implemented for traced arrays: NumPy's result "
+                              "dtype depends on the values (real when every eigenvalue is real, complex "
+                              "otherwise), which tracing cannot know. Use numpy.linalg.eigh for symmetric or "
+                              "Hermitian matrices.")
