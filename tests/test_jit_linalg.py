@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jit import jit
+import xla_runtime
+from jit import jit, pytree
 from jit.testing import A, check
 
 S32 = A((4, 4), "float32")
@@ -148,11 +149,16 @@ def test_singular_and_indefinite_inputs():
 
 def test_lowers_to_the_lapack_custom_calls_jax_uses():
     x = np.eye(3, dtype=np.float32)
-    text = jit(lambda a: (np.linalg.solve(a, a), np.linalg.qr(a), np.linalg.eigh(a), np.linalg.svd(a),
-                          np.linalg.cholesky(a))).lower(x).as_text()
+    f = jit(lambda a: (np.linalg.solve(a, a), np.linalg.qr(a), np.linalg.eigh(a), np.linalg.svd(a),
+                       np.linalg.cholesky(a)))
+    text = f.lower(x).as_text()
     for target in ("lapack_dgetrf_ffi", "lapack_dtrsm_ffi", "lapack_dgeqrf_ffi", "lapack_dorgqr_ffi",
                    "lapack_dsyevd_ffi", "lapack_dgesdd_ffi", "lapack_dpotrf_ffi"):
         assert f'custom_call_target="{target}"' in text, target   # float32 works in double, as NumPy does
+    # the printed module parses back and computes the same
+    again = xla_runtime.Client("interpreter").compile(text).execute(x)
+    for got, want in zip(again, pytree.flatten(f(x))[0]):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     text = jit(np.linalg.eigh).lower(np.eye(2, dtype=np.complex64)).as_text()
     assert "lapack_zheevd_ffi" in text
 

@@ -17,6 +17,7 @@ import operator
 import numpy as np
 
 from xla_runtime.hlo.attrs import RawAttr
+from xla_runtime.hlo.shape import ArrayShape, Layout, TupleShape
 
 from .. import primitives as P
 from ..builder import array_shape
@@ -88,14 +89,30 @@ def _input(name: str, a, square: bool = True) -> tuple[Tracer, np.dtype]:
 # -- emitting the custom calls ------------------------------------------------------------------------
 
 
+def _column_major(s):
+    """``s`` in LAPACK's (Fortran) layout, as JAX constrains its operands and results: matrices
+    column-major per batch element, vectors as usual."""
+    if s.is_tuple:
+        return TupleShape(tuple(_column_major(e) for e in s.elements))
+    r = s.rank
+    if r == 0:
+        return s
+    order = (r - 2, r - 1) + tuple(range(r - 3, -1, -1)) if r >= 2 else (0,)
+    return ArrayShape(s.element_type, s.dims, Layout(order))
+
+
 def _lapack(routine: str, operands, shape=None, **flags) -> Tracer:
     """A typed-FFI LAPACK custom call; ``flags`` are LAPACK's letters (uplo="L", mode="V", ...)."""
     letter = _LETTER[operands[0].dtype]
     name = _COMPLEX_NAMES.get(routine, routine) if letter in "cz" else routine
     config = "{" + ", ".join(f"{k} = {ord(v)} : ui8" for k, v in sorted(flags.items())) + "}"
+    layouts = ", ".join(str(_column_major(array_shape(o.shape, o.dtype))) for o in operands)
     attrs = {"custom_call_target": f"lapack_{letter}{name}_ffi",
+             "operand_layout_constraints": RawAttr("{" + layouts + "}"),
              "api_version": RawAttr("API_VERSION_TYPED_FFI"), "backend_config": RawAttr(config)}
-    return P.emit("custom-call", list(operands), shape, attrs)
+    out = P.emit("custom-call", list(operands), shape, attrs)
+    out._node.shape = _column_major(out._node.shape)     # the HLO is valid for XLA:CPU too
+    return out
 
 
 def _parts(t: Tracer, n: int) -> list[Tracer]:
@@ -275,7 +292,6 @@ def _gesdd(x: Tracer, mode: str):
         u, vt = (0, 0), (0, 0)        # not written: the smallest shapes the rule accepts
     else:
         u, vt = ((m, m), (n, n)) if mode == "A" else ((m, k), (k, n))
-    from xla_runtime.hlo.shape import TupleShape
     shape = TupleShape((array_shape(x.shape, x.dtype), array_shape(batch + (k,), real),
                         array_shape(batch + u, x.dtype), array_shape(batch + vt, x.dtype),
                         array_shape(batch, _I32)))
