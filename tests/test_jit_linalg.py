@@ -29,6 +29,7 @@ def spd(x):
 CASES = {
     "solve": (lambda a, b: (np.linalg.solve(a, b), np.linalg.solve(a, b[:, 0])), [S64, A((4, 2), "float64")]),
     "solve batch broadcast f32": (lambda a, b: np.linalg.solve(a, b), [A((2, 3, 3)), A((3, 2))]),
+    "solve mixed dtypes": (lambda a, b: (np.linalg.solve(a, b), np.linalg.solve(b, a)), [S32, S64]),
     "solve complex, int": (lambda a, b, i: (np.linalg.solve(a, b), np.linalg.solve(i, np.ones(3))),
                            [C128, A((4,), "complex128"), I]),
     "inv": (lambda a, b, i: (np.linalg.inv(a), np.linalg.inv(b), np.linalg.inv(i)), [S32, SB, I]),

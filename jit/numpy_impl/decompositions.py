@@ -170,16 +170,17 @@ def _lu_solve(a: Tracer, b: Tracer) -> Tracer:
 
 @implements(np.linalg.solve)
 def solve(a, b):
-    x, result = _input("solve", a)
-    work = _types("solve", x, strong(b))[0]
-    x = P.convert(x, work)
-    y = tracer(strong(b), work)
+    x = tracer(strong(a))
+    _square("solve", x)
+    y = tracer(strong(b))
+    work, result = _types("solve", x, y)
+    x, y = P.convert(x, work), P.convert(y, work)
     m = x.shape[-1]
     vector = y.ndim == 1
     if vector:
         y = P.reshape(y, y.shape + (1,))
     if y.ndim < 2 or y.shape[-2] != m:
-        raise ValueError(f"numpy.linalg.solve: b of shape {tuple(tracer(strong(b)).shape)} does not match a of "
+        raise ValueError(f"numpy.linalg.solve: b of shape {tracer(strong(b)).shape} does not match a of "
                          f"shape {x.shape} (b must be (M,) or (..., M, K) with M = {m})")
     batch = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
     out = _lu_solve(P.broadcast_to(x, batch + (m, m)), P.broadcast_to(y, batch + y.shape[-2:]))
