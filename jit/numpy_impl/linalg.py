@@ -1,4 +1,5 @@
-"""Products and norms: dot, matmul, einsum, tensordot, outer, inner, vdot, trace-free linalg.norm.
+"""Products and norms: dot, matmul, einsum, tensordot, outer, inner, vdot, linalg.norm (ord=2/-2/'nuc' of
+matrices through the singular values of decompositions.py).
 
 Everything becomes XLA ``dot`` (batch dims first, then each side's free dims), after casting both
 operands to NumPy's result dtype. Boolean products are computed in int64 and compared with zero.
@@ -313,8 +314,16 @@ def _matrix_norm(x: Tracer, axes, ord, keepdims) -> Tracer:
         if not keepdims:
             res = P.reshape(res, tuple(n for i, n in enumerate(x.shape) if i not in axes))
         return res
-    raise NotImplementedError(f"jit: numpy.linalg.norm(ord={ord!r}) for matrices needs singular values, which "
-                              f"are not implemented")
+    if ord in (2, -2, "nuc"):
+        from .decompositions import singular_values
+        from .shapes import moveaxis
+        s = singular_values(moveaxis(x, (r, c), (-2, -1)))
+        op = {2: np.max, -2: np.min, "nuc": np.sum}[ord]
+        res = op(s, axis=-1)
+        if keepdims:
+            res = P.reshape(res, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+        return res
+    raise ValueError(f"Invalid norm order {ord!r} for matrices.")
 
 
 @implements(np.linalg.norm)

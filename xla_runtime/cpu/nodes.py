@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ..ops.lapack import LAPACK_CALLS
 from ..ops.registry import lowering, lowering_rule
 from . import custom_calls, dot  # noqa: F401
 
@@ -18,6 +19,7 @@ _LAZY = {"gather": "gather", "scatter": "scatter", "topk": "topk", "sort": "sort
          "convolution": "conv", "reduce-window": "window", "select-and-scatter": "select_scatter",
          "dynamic-update-slice": "update_slice"}
 _LAZY_CUSTOM_CALLS = {"TopK": "topk"}                                  # target -> module
+_LAZY_CUSTOM_CALLS.update({t: "lapack" for t in LAPACK_CALLS})
 
 
 def _load(module: str) -> None:

@@ -1,7 +1,7 @@
 """Op definitions. Importing this package registers every op family's rules."""
 from . import registry  # noqa: F401
-from . import (collectives, control, elementwise, indexing, linalg, reduction, rng, shape_ops,  # noqa: F401
-               sorting)
+from . import (collectives, control, elementwise, indexing, lapack, linalg, reduction, rng,  # noqa: F401
+               shape_ops, sorting)
 from .registry import REGISTRY, OpDef, ShapeError, lookup
 
 __all__ = ["REGISTRY", "OpDef", "ShapeError", "lookup"]

@@ -313,19 +313,25 @@ def _triangular_solve_shape(ins, shapes):
 def _eval_triangular_solve(ctx, ins, args):
     a, b = args
     t = ins.shape.ptype
-    acc = _acc_dtype(t)
-    lower = ins.attr("lower", False)
-    ta = ins.attr("transpose_a", "NO_TRANSPOSE")
+    x = triangular_solve(a, b, left=ins.attr("left_side", False), lower=ins.attr("lower", False),
+                         transpose_a=ins.attr("transpose_a", "NO_TRANSPOSE"),
+                         unit_diagonal=ins.attr("unit_diagonal", False), acc=_acc_dtype(t))
+    return narrow(x, t)
+
+
+def triangular_solve(a, b, *, left: bool, lower: bool, transpose_a: str, unit_diagonal: bool, acc) -> np.ndarray:
+    """x with op(a) @ x = b (``left``) or x @ op(a) = b, over leading batch dimensions, in ``acc``;
+    only a's ``lower`` (or upper) triangle is read. Shared with the LAPACK trsm custom call."""
     a = (np.tril(a) if lower else np.triu(a)).astype(acc)   # the other triangle is never read
-    if ins.attr("unit_diagonal", False):
+    if unit_diagonal:
         idx = np.arange(a.shape[-1])
         a[..., idx, idx] = 1
-    if ta != "NO_TRANSPOSE":
+    if transpose_a != "NO_TRANSPOSE":
         a = np.swapaxes(a, -1, -2)
-        a = np.conj(a) if ta == "ADJOINT" else a
+        a = np.conj(a) if transpose_a == "ADJOINT" else a
         lower = not lower
     b = b.astype(acc)
-    if not ins.attr("left_side", False):
+    if not left:
         # x @ op(a) = b  <=>  op(a)^T @ x^T = b^T
         a, b, lower = np.swapaxes(a, -1, -2), np.swapaxes(b, -1, -2), not lower
     x = np.zeros_like(b)
@@ -335,9 +341,9 @@ def _eval_triangular_solve(ctx, ins, args):
         done = slice(0, i) if lower else slice(i + 1, m)
         s = np.einsum("...k,...kn->...n", a[..., i, done], x[..., done, :])
         x[..., i, :] = (b[..., i, :] - s) / a[..., i, i][..., None]
-    if not ins.attr("left_side", False):
+    if not left:
         x = np.swapaxes(x, -1, -2)
-    return narrow(np.ascontiguousarray(x), t)
+    return np.ascontiguousarray(x)
 
 
 # ----------------------------------------------------------------------------------------------

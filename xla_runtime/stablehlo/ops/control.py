@@ -120,12 +120,29 @@ def _custom_call(x):
     cfg = x.attr("backend_config")
     if isinstance(cfg, str) and cfg:
         attrs["backend_config"] = RawAttr(encode_string(cfg))
+    ffi = x.attr("mhlo.backend_config")
+    if isinstance(ffi, dict):         # typed-FFI attributes: HLO text prints them as a dictionary
+        attrs["backend_config"] = RawAttr(_ffi_dictionary(ffi))
     version = x.attr("api_version")
     if version in _API_VERSIONS:
         attrs["api_version"] = RawAttr(_API_VERSIONS[version])
     shape = _results_shape(x) if x.result_types else TupleShape(())
     ins = x.emit("custom-call", shape, args, attrs)
     return x.b.unpack(ins, len(x.result_types)) if x.result_types else []
+
+
+def _ffi_dictionary(attrs: dict) -> str:
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return f"{v} : i64"
+        if isinstance(v, float):
+            return f"{v!r} : f64"
+        if isinstance(v, str):
+            return encode_string(v)
+        raise ValueError(f"typed-FFI attribute value {v!r} is not a number, boolean or string")
+    return "{" + ", ".join(f"{k} = {value(v)}" for k, v in attrs.items()) + "}"
 
 
 @converts("sdy.sharding_constraint")
