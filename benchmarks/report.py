@@ -140,7 +140,9 @@ def profile_markdown(results: dict) -> str:
             continue
         out.append(f"### {row['label']}")
         passes = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in list(comp["passes"].items())[:3])
-        out.append(f"compile {format_seconds(comp['total_s'])}: parse + verify "
+        cached = " (the optimized module came from the module cache: no parse, no passes)" \
+            if comp.get("from_module_cache") else ""
+        out.append(f"compile {format_seconds(comp['total_s'])}{cached}: parse + verify "
                    f"{format_seconds(comp['parse_verify_s'])}, passes {format_seconds(comp['passes_s'])}"
                    f"{f' (most: {passes})' if passes else ''}, fused-kernel compile "
                    f"{format_seconds(comp['kernel_compile_s'])}, other (lowering, native nodes, graph) "

@@ -264,3 +264,18 @@ def test_unsupported_scipy_ufunc_is_named():
         jit(lambda x: special.gamma(x))(np.ones(3, np.float32))
     with pytest.raises(NotImplementedError, match=r"scipy\.special\.erf of complex"):
         jit(lambda x: special.erf(x))(np.ones(3, np.complex64))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")      # NumPy's own x ** 2.5 of negatives
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_integer_powers_are_multiplies_within_two_ulp(dtype):
+    x = np.linspace(-7, 7, 4001, dtype=dtype)
+    for fn, multiplies in [(lambda v: v ** 2, True), (lambda v: v ** 3, True), (lambda v: np.power(v, 4), True),
+                           (lambda v: v ** 3.0, True), (lambda v: v ** 5, False), (lambda v: v ** 2.5, False)]:
+        f = jit(fn)
+        got, want = np.asarray(f(x)), fn(x)
+        assert got.dtype == want.dtype
+        assert ("power(" not in f.lower(x).as_text()) == multiplies
+        ok = np.isfinite(want)
+        ulps = np.abs(got[ok] - want[ok]) / np.spacing(np.abs(want[ok]).astype(dtype))
+        assert ulps.max() <= 2, fn

@@ -15,7 +15,7 @@ import numpy as np
 
 from async_values import AsyncValue, make_available, make_error, run_when_ready
 
-from . import profiler
+from . import module_cache, profiler
 from .backends import available_backends, get_backend
 from .buffer import Buffer, Device
 from .errors import BufferDeletedError
@@ -164,10 +164,11 @@ def _leaf_index(shape: Shape, index: tuple[int, ...]) -> int | None:
 class Executable:
     """A compiled module. ``execute`` may be called from many threads at once."""
 
-    def __init__(self, module: HloModule, client: "Client"):
+    def __init__(self, module: HloModule, client: "Client", optimized_already: bool = False):
         self.module = module
         self.client = client
-        self.program = get_backend(client.backend)(module)
+        compile_fn = get_backend(client.backend)
+        self.program = compile_fn(module, True) if optimized_already else compile_fn(module)
         root = module.entry.root.shape
         leaves = _leaf_shapes(root)
         self._outputs = [(i, s) for i, s in enumerate(leaves) if s.is_array]   # tokens are not returned
@@ -396,7 +397,17 @@ class Client:
         return [self._device]
 
     def compile(self, text: str | HloModule) -> Executable:
-        return Executable(load_module(text), self)
+        """Compile HLO or StableHLO text (or a parsed module). Text compiled before on this backend
+        (with XRT_CACHE_DIR set, as by default) comes back from the optimized-module cache without
+        parsing or passes; its executable's ``module`` is then the optimized one."""
+        if isinstance(text, str):
+            cached = module_cache.load(text, self.backend)
+            if cached is not None:
+                return Executable(cached, self, optimized_already=True)
+        exe = Executable(load_module(text), self)
+        if isinstance(text, str) and getattr(exe.program, "pipeline", None) is not None:
+            module_cache.store(text, self.backend, exe.program.module)
+        return exe
 
     def buffer_from_numpy(self, array, copy: bool | None = None) -> Buffer:
         """A Buffer holding ``array``. Without a copy where that is safe: the array is read-only,

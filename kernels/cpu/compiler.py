@@ -25,7 +25,6 @@ import importlib.util
 import os
 import re
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -33,6 +32,7 @@ from typing import Callable
 import llvmlite
 import numpy as np
 
+from .. import diskcache
 from ..ir import Kernel
 from . import native
 from .layout import ARRAY_DATA_OFFSET, scratch_buffers
@@ -230,26 +230,13 @@ _MAGIC = b"xrt-kernel-2\n"
 
 
 def _write_entry(path: str, symbol: str, externals: list[str], obj: bytes) -> None:
-    payload = symbol.encode() + b"\0" + " ".join(externals).encode() + b"\0" + obj
-    data = _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)      # atomic: readers see the old file or the new one, never half
+    diskcache.write(path, _MAGIC, symbol.encode() + b"\0" + " ".join(externals).encode() + b"\0" + obj)
 
 
 def _read_entry(path: str) -> tuple[str, list[str], bytes] | None:
     """(symbol, imported symbols, object code), or None when the entry is missing or damaged."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    if not data.startswith(_MAGIC):
-        return None
-    digest, _, payload = data[len(_MAGIC):].partition(b"\n")
-    if hashlib.sha256(payload).hexdigest().encode() != digest or payload.count(b"\0") < 2:
+    payload = diskcache.read(path, _MAGIC)
+    if payload is None or payload.count(b"\0") < 2:
         return None
     symbol, externals, obj = payload.split(b"\0", 2)
     return symbol.decode(), externals.decode().split(), obj

@@ -220,12 +220,15 @@ class CpuLowering(Lowering):
         return node
 
 
-def optimized(module: HloModule, target: str) -> tuple[HloModule, PassManager]:
+def optimized(module: HloModule, target: str, done: bool = False) -> tuple[HloModule, PassManager]:
     """A copy of ``module`` after the CPU pipeline (the GPU backend's too: same fusion decisions),
-    printed at XRT_DEBUG >= 2; the pass manager keeps the timings."""
+    printed at XRT_DEBUG >= 2; the pass manager keeps the timings. ``done``: the module comes from
+    the optimized-module cache (``module_cache``), already through the pipeline: no pass runs."""
+    pipeline = cpu_pipeline()
+    if done:
+        return module, pipeline
     check_supported(module)
     module = module.clone()       # passes rewrite the module in place
-    pipeline = cpu_pipeline()
     pipeline.run(module)
     if config.debug_level() >= 2:
         print(f"// ---- {module.name} after the {target} pipeline ----\n{module.to_text()}", file=sys.stderr)
@@ -233,8 +236,8 @@ def optimized(module: HloModule, target: str) -> tuple[HloModule, PassManager]:
 
 
 class CpuProgram(InterpreterProgram):
-    def __init__(self, module: HloModule):
-        module, self.pipeline = optimized(module, "CPU")
+    def __init__(self, module: HloModule, optimized_already: bool = False):
+        module, self.pipeline = optimized(module, "CPU", optimized_already)
         level = config.debug_level()
         self.debug_source = level >= 3
         self.codegen = config.kernel_codegen()
@@ -303,5 +306,5 @@ class CpuProgram(InterpreterProgram):
 
 
 @register_backend("cpu")
-def compile_cpu(module: HloModule) -> CpuProgram:
-    return CpuProgram(module)
+def compile_cpu(module: HloModule, optimized_already: bool = False) -> CpuProgram:
+    return CpuProgram(module, optimized_already)

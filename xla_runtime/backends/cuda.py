@@ -114,8 +114,8 @@ def _launch_recorded(st: CaptureState, recorded: AsyncValue) -> None:
 
 class GpuProgram(Program):
     def __init__(self, module: HloModule, runtime: GpuRuntime, *, graphs: bool | None = None,
-                 results: str | None = None):
-        module, self.pipeline = optimized(module, "GPU")
+                 results: str | None = None, optimized_already: bool = False):
+        module, self.pipeline = optimized(module, "GPU", optimized_already)
         level = config.debug_level()
         self.module = module
         self.rt = runtime
@@ -362,8 +362,8 @@ def _importer(runtime):
 
 
 @register_backend("cuda-fake", platform="cuda-fake")
-def compile_cuda_fake(module: HloModule) -> GpuProgram:
-    return GpuProgram(module, fake_runtime())
+def compile_cuda_fake(module: HloModule, optimized_already: bool = False) -> GpuProgram:
+    return GpuProgram(module, fake_runtime(), optimized_already=optimized_already)
 
 
 compile_cuda_fake.import_external = _importer(fake_runtime)
@@ -372,8 +372,8 @@ compile_cuda_fake.import_external = _importer(fake_runtime)
 def _register_cuda() -> None:
     from ..gpu import cuda as cuda_device
     if cuda_device.available():
-        def compile_cuda(module: HloModule) -> GpuProgram:
-            return GpuProgram(module, cuda_runtime())
+        def compile_cuda(module: HloModule, optimized_already: bool = False) -> GpuProgram:
+            return GpuProgram(module, cuda_runtime(), optimized_already=optimized_already)
         compile_cuda.import_external = _importer(cuda_runtime)
         register_backend("cuda", platform="cuda")(compile_cuda)
 
