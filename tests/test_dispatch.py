@@ -189,6 +189,27 @@ def test_a_blocked_caller_runs_its_queued_execution(busy_workers):
     assert {e.lane for e in t.events if e.kind != "execute"} == {threading.current_thread().name}
 
 
+def test_a_caller_leaves_executions_that_split_blas_work_to_the_pool(busy_workers):
+    """Running a part of a split gemm would switch this thread's BLAS threading to one and back,
+    which wakes OpenBLAS's threads to spin against the pool: such executions are not claimed."""
+    big = xla_runtime.Client("cpu").compile("""HloModule big
+ENTRY main {
+  a = f32[256,512] parameter(0)
+  b = f32[512,256] parameter(1)
+  ROOT d = f32[256,256] dot(a, b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+}""")
+    assert not big.program.claimable and xla_runtime.Client("cpu").compile(LOOP).program.claimable
+    a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
+    with profiler.trace() as t:
+        (d,) = big.execute(a, b)
+        with pytest.raises(TimeoutError):
+            d.block_until_ready(timeout=0.05)        # still queued: this thread did not take it
+        assert not d.is_ready()
+        busy_workers.set()
+        np.testing.assert_array_equal(np.asarray(d.block_until_ready(TIMEOUT)), np.full((256, 256), 64, np.float32))
+    assert threading.current_thread().name not in {e.lane for e in t.events if e.kind != "execute"}
+
+
 def test_a_bounded_wait_leaves_the_execution_to_the_pool(busy_workers):
     exe = xla_runtime.Client("cpu").compile(LOOP)
     x, w = np.ones((8, 16), np.float32), np.eye(16, dtype=np.float32)

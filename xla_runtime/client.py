@@ -222,8 +222,9 @@ class Executable:
         else:
             outputs = run.pending_outputs()
             pool, task = default_pool(), Task()
-            for buf in outputs:
-                buf._producer = task      # a caller blocking on a result may claim the task
+            if getattr(self.program, "claimable", True):
+                for buf in outputs:
+                    buf._producer = task      # a caller blocking on a result may claim the task
             run_when_ready(pending, lambda: pool.submit_task(task, run.start))
         return outputs
 
