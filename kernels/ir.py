@@ -18,6 +18,8 @@ stable description usable as a cache key.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -292,6 +294,23 @@ class Kernel:
         return {k for k, idx in seen.items() if idx == {here} and self.inputs[k].shape == out.shape
                 and _width(self.inputs[k].dtype) == _width(out.dtype)}
 
+    def reads_at_output_element(self, k: int) -> bool:
+        """Whether input ``k`` is read only at the element (in row-major order) that the single
+        output is written at: the same test as ``aliasable_inputs`` for an input of another shape
+        with as many elements, read through a reshape (a dot's product reshaped by its epilogue)."""
+        if len(self.outputs) != 1 or self.schedule != "row" or not self.stages \
+                or any(s.inner != self.stages[-1].inner for s in self.stages) \
+                or any(st.index is not None for st in self.stages[-1].stores):
+            return False
+        src, out = self.inputs[k], self.outputs[0]
+        if math.prod(src.shape) != math.prod(out.shape) or _width(src.dtype) != _width(out.dtype):
+            return False
+        here = tuple(outer(d) for d in range(len(self.outer))) + \
+            tuple(inner(d) for d in range(len(self.stages[-1].inner)))
+        want = _linear_form(here, out.shape)
+        loads = [e for root in self.expressions() for e in root.walk() if e.kind == "load" and e.attr == k]
+        return bool(loads) and want is not None and all(_linear_form(e.args, src.shape) == want for e in loads)
+
     def validate(self) -> None:
         """Structural checks: loads name inputs, stores name outputs, accumulators name earlier
         reduce stages, inner indices exist in the stage that uses them."""
@@ -338,6 +357,38 @@ def strides(shape: Sequence[int]) -> list[int]:
         out[d] = n
         n *= shape[d]
     return out
+
+
+def _affine(e: Expr) -> dict | None:
+    """``e`` as {loop index or None (the constant): coefficient} when it is a sum of constant
+    multiples of loop indices, else None."""
+    if e.kind == "const":
+        return {None: e.attr}
+    if e.kind in ("outer", "inner"):
+        return {e: 1}
+    if e.kind == "op" and op_name(e) in ("add", "mul"):
+        a, b = (_affine(x) for x in e.args)
+        if a is None or b is None:
+            return None
+        if op_name(e) == "add":
+            return {key: a.get(key, 0) + b.get(key, 0) for key in a.keys() | b.keys()}
+        if set(b) == {None}:
+            return {key: v * b[None] for key, v in a.items()}
+    return None
+
+
+def _linear_form(index, shape) -> dict | None:
+    """The row-major element number of ``index`` in ``shape``, as an affine form (None: not affine)."""
+    total: dict = {}
+    stride = 1
+    for e, n in reversed(list(zip(index, shape))):
+        f = _affine(e)
+        if f is None:
+            return None
+        for key, v in f.items():
+            total[key] = total.get(key, 0) + v * stride
+        stride *= n
+    return {key: v for key, v in total.items() if v}
 
 
 def _width(dtype: str) -> int:

@@ -636,3 +636,41 @@ ENTRY main {
     x = np.random.default_rng(18).standard_normal((8, 64, 64, 16)).astype(np.float32)
     want = x.reshape(8, 32, 2, 32, 2, 16).max(axis=(2, 4))
     np.testing.assert_array_equal(np.asarray(exe.execute(x)[0]), want)
+
+
+@pytest.mark.parametrize("n,rows_per_step", [(8, 1024), (1, 4096)])
+def test_dot_epilogue_through_a_reshape_that_splits_the_rows(n, rows_per_step):
+    """relu(reshape(x2d @ w)) (NumPy's matmul of a 4-d array): the epilogue reads the product at
+    its own row-major element, so it finishes the product block by block as a fused epilogue."""
+    from xla_runtime.cpu.dot import DotEpilogueNode
+    m = n * rows_per_step
+    h = rows_per_step // 32
+    exe = cpu(hlo_module(f"""
+  x = f32[{m},32] parameter(0)
+  w = f32[32,64] parameter(1)
+  d = f32[{m},64] dot(x, w), lhs_contracting_dims={{1}}, rhs_contracting_dims={{0}}
+  r = f32[{n},{h},32,64] reshape(d)
+  zero = f32[] constant(0)
+  z = f32[{n},{h},32,64] broadcast(zero), dimensions={{}}
+  ROOT y = f32[{n},{h},32,64] maximum(r, z)"""))
+    (node,) = exe.program.graph.nodes
+    assert isinstance(node, DotEpilogueNode) and node.rows_per_step == m // n
+    rng = np.random.default_rng(9)
+    x, w = rng.standard_normal((m, 32)).astype(np.float32), rng.standard_normal((32, 64)).astype(np.float32)
+    want = np.maximum(x @ w, 0).reshape(n, h, 32, 64)
+    for _ in range(2):
+        np.testing.assert_allclose(np.asarray(exe.execute(x, w)[0]), want, rtol=1e-5, atol=1e-5)
+
+
+def test_dot_epilogue_is_not_fused_through_a_transposing_read():
+    from xla_runtime.cpu.dot import DotEpilogueNode
+    exe = cpu(hlo_module("""
+  x = f32[512,32] parameter(0)
+  w = f32[32,512] parameter(1)
+  d = f32[512,512] dot(x, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  t = f32[512,512] transpose(d), dimensions={1,0}
+  ROOT e = f32[512,512] exponential(t)"""))
+    assert not any(isinstance(n, DotEpilogueNode) for n in exe.program.graph.nodes)
+    rng = np.random.default_rng(10)
+    x, w = rng.standard_normal((512, 32)).astype(np.float32) / 8, rng.standard_normal((32, 512)).astype(np.float32) / 8
+    np.testing.assert_allclose(np.asarray(exe.execute(x, w)[0]), np.exp((x @ w).T), rtol=1e-5)

@@ -152,6 +152,8 @@ def test_numpy_convolution_under_jit_is_one_gemm():
     for _ in range(2):
         x, w = rng.standard_normal((2, 6, 5, 4)).astype(np.float32), rng.standard_normal((3, 3, 4, 8)).astype(np.float32)
         np.testing.assert_allclose(np.asarray(f(x, w)), conv(x, w), rtol=1e-5, atol=1e-5)
+    from xla_runtime.cpu.dot import DotEpilogueNode
     program = f.lower(x, w).compile().executable.program
     assert sum(i.opcode == "dot" for i in program.module.entry.instructions) == 1
+    assert any(isinstance(n, DotEpilogueNode) for n in program.graph.nodes)     # relu: the gemm's epilogue
     assert f.trace_count == 1

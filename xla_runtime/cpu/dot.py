@@ -99,6 +99,9 @@ class DotEpilogueNode(ArenaNode):
                          dot.nbytes + kernel_node.nbytes)
         self.dot, self.epilogue = dot, kernel_node
         self.out_specs = kernel_node.out_specs
+        # the kernel's leading dim in rows of the product (1 unless it reads the product through
+        # a reshape that splits the rows, as NumPy's batched-looking matmul does)
+        self.rows_per_step = dot.extent // kernel_node.extent
 
     def inplace_inputs(self) -> dict[int, int]:
         # none: the product is written into the result before the epilogue reads its other inputs
@@ -113,22 +116,29 @@ class DotEpilogueNode(ArenaNode):
         fn, args, outs = self.epilogue.prepare(frame, [out])
         scratch = self.epilogue._scratch
 
+        r = self.rows_per_step
+
         def both(lo, hi):
-            part(lo, hi)
+            part(lo * r, hi * r)
             fn(*args, *scratch(), lo, hi)
-        return run_split(frame, self.dot.extent, self.dot.flops, both,
+        return run_split(frame, self.epilogue.extent, self.dot.flops, both,
                          lambda: self.epilogue._publish(frame.buffers, outs), min_bytes=SPLIT_FLOPS)
 
 
 def epilogue_fits(dot: DotNode, kernel_node, readers: int) -> bool:
     """Whether ``kernel_node`` can finish ``dot``'s result block by block: it is the result's only
-    reader, reads it only at the element it writes, and splits along the same leading dim."""
+    reader, reads it only at the element it writes (in row-major order: through a reshape that
+    splits the product's rows too), and each step of its leading dim covers whole rows."""
     kernel = kernel_node.kernel
     if readers != 1 or kernel_node.tuple_result or not dot.out_dims or dot.out_dims[0] != dot.extent:
         return False
     ins = [k for k, (slot, *_rest) in enumerate(kernel_node.inputs) if slot == dot.out_slot]
-    return len(ins) == 1 and ins[0] in kernel.aliasable_inputs() and kernel.outer[:1] == (dot.extent,) \
-        and kernel_node.out_specs[0][1].itemsize == dot.out_specs[0][1].itemsize
+    if len(ins) != 1 or not kernel.outer or kernel_node.out_specs[0][1].itemsize != dot.out_specs[0][1].itemsize:
+        return False
+    if ins[0] in kernel.aliasable_inputs() and kernel.outer[0] == dot.extent:
+        return True
+    # step s of the kernel then covers elements [s, s + 1) * M * N / steps: rows [s, s + 1) * M / steps
+    return dot.B == 1 and dot.extent % kernel.outer[0] == 0 and kernel.reads_at_output_element(ins[0])
 
 
 @lowering_rule("cpu-node", "dot")
