@@ -85,21 +85,26 @@ def _arith(a, t, r, attr):
     return {"add": x.__add__, "sub": x.__sub__, "mul": x.__mul__}[attr](y)
 
 
+def _integer_division(x, y, r, signed_op: str, unsigned_op: str):
+    """(y == 0, MIN / -1 overflow or None, the quotient or remainder of a safe divisor): LLVM's
+    division is undefined on both, XLA's is not, so the callers select XLA's values for them."""
+    zero = y == 0
+    if is_signed(r):
+        ovf = (x == int(np.iinfo(r).min)) & (y == -1)
+        safe = L.select(zero | ovf, 1, y)
+        return zero, ovf, x.new(getattr(x.b, signed_op)(x.v, safe.v))
+    safe = L.select(zero, 1, y)
+    return zero, None, x.new(getattr(x.b, unsigned_op)(x.v, safe.v))
+
+
 @emits("div")
 def _div(a, t, r, attr):
     x, y = a
     if is_float(r):
         return L.div(x, y)
-    b = x.b
-    zero = y == 0
-    if is_signed(r):
-        lo = int(np.iinfo(r).min)
-        ovf = (x == lo) & (y == -1)
-        safe = L.select(zero | ovf, 1, y)
-        q = x.new(b.sdiv(x.v, safe.v))
+    zero, ovf, q = _integer_division(x, y, r, "sdiv", "udiv")
+    if ovf is not None:
         return L.select(zero, -1, L.select(ovf, x, q))
-    safe = L.select(zero, 1, y)
-    q = x.new(b.udiv(x.v, safe.v))
     return L.select(zero, _k(x, -1), q)       # all ones
 
 
@@ -108,16 +113,8 @@ def _rem(a, t, r, attr):
     x, y = a
     if is_float(r):
         return mathlib.fmod(x, y, _rem_loop)
-    b = x.b
-    zero = y == 0
-    if is_signed(r):
-        lo = int(np.iinfo(r).min)
-        ovf = (x == lo) & (y == -1)
-        safe = L.select(zero | ovf, 1, y)
-        m = x.new(b.srem(x.v, safe.v))
-        return L.select(zero, x, L.select(ovf, 0, m))
-    safe = L.select(zero, 1, y)
-    return L.select(zero, x, x.new(b.urem(x.v, safe.v)))
+    zero, ovf, m = _integer_division(x, y, r, "srem", "urem")
+    return L.select(zero, x, m if ovf is None else L.select(ovf, 0, m))
 
 
 def _rem_loop(n0: V, r0: V, step):
