@@ -78,7 +78,7 @@ def test_every_corpus_fusion_computes_the_same_under_both_generators():
             scale = 1 + np.nanmax(np.abs(w), initial=0.0) if np.isfinite(w).any() else 1.0
             np.testing.assert_allclose(g, w, rtol=tol, atol=tol * scale, equal_nan=True, err_msg=f"{label} out{k}")
         exact += strict
-    assert compared >= 250 and exact >= 0.7 * compared, (compared, exact)
+    assert compared >= 240 and exact >= 0.7 * compared, (compared, exact)
     assert fell_back <= 10, fell_back          # complex-number kernels only
 
 

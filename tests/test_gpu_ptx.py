@@ -27,7 +27,7 @@ def corpus_fusion_count() -> int:
 @needs_corpus
 def test_every_corpus_fusion_lowers_to_ptx_that_parses():
     fusions = corpus_fusions()
-    assert len(fusions) >= 250
+    assert len(fusions) >= 240
     schedules = set()
     for label, kernel, *_ in fusions:
         ptx = compile_ptx(kernel)

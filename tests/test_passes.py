@@ -9,7 +9,7 @@ import pytest
 
 import xla_runtime
 from conformance import Case, assert_matches, available, case_names
-from helpers import hlo_module
+from helpers import hlo_module, requires_jax
 from xla_runtime.client import load_module
 from xla_runtime.passes import (CSE, DCE, AlgebraicSimplifier, ConstantFolding, Fixpoint, InlineCalls,
                                 PassManager, RemoveDeadComputations, Unfuse, optimize)
@@ -281,3 +281,39 @@ def test_cli_opt_prints_fused_module_and_dumps_after_a_pass(tmp_path, capsys):
     assert "// ---- after fusion" in captured.out and "pipeline cpu" in captured.err
     assert main(["opt", str(mod), "--dump-after", "nope"]) == 1
     assert "no such pass" in capsys.readouterr().err
+
+
+def test_division_by_a_broadcast_becomes_a_multiply_by_its_reciprocal_as_in_xla():
+    # XLA rewrites a / broadcast(b) to a * broadcast(1 / b): one division per element of b, and
+    # results that round as XLA's do (checked bit for bit against JAX where it is installed)
+    text = hlo_module("""
+  x = f32[64,33] parameter(0)
+  s = f32[64] parameter(1)
+  b = f32[64,33] broadcast(s), dimensions={0}
+  ROOT y = f32[64,33] divide(x, b)""")
+    pow2 = np.exp2(np.arange(-32, 32)).astype(np.float32)          # exact either way
+    x = np.random.default_rng(0).standard_normal((64, 33)).astype(np.float32)
+    m, changed = check_pass(PassManager("p", [AlgebraicSimplifier(), DCE()]), text, x, pow2)
+    ops = opcodes(m)
+    assert changed and ops.count("divide") == 1 and "multiply" in ops
+    (div,) = [i for i in m.entry.instructions if i.opcode == "divide"]
+    assert div.shape.dims == (64,)
+    # integer division and full-size divisors are left alone
+    for body in ("x = s32[4] parameter(0)\n  s = s32[] parameter(1)\n  b = s32[4] broadcast(s), dimensions={}\n"
+                 "  ROOT y = s32[4] divide(x, b)",
+                 "x = f32[4] parameter(0)\n  ROOT y = f32[4] divide(x, x)"):
+        m = load_module(hlo_module("  " + body))
+        AlgebraicSimplifier().run(m)
+        assert "divide" in opcodes(m) and "multiply" not in opcodes(m)
+
+
+@requires_jax
+def test_division_by_a_broadcast_rounds_as_xla_does():
+    import jax
+    x = np.random.default_rng(1).standard_normal((128, 300)).astype(np.float32)
+    s = np.random.default_rng(2).uniform(0.5, 300, 128).astype(np.float32)
+    f = jax.jit(lambda x, s: x / s[:, None])
+    (got,) = [np.asarray(b) for b in xla_runtime.Client("cpu").compile(f.lower(x, s).as_text(dialect="hlo"))
+              .execute(x, s)]
+    np.testing.assert_array_equal(got, np.asarray(f(x, s)))
+    assert not np.array_equal(got, x / s[:, None])      # plain division rounds differently here

@@ -171,3 +171,56 @@ ENTRY e {
     for backend in ("interpreter", "cpu"):
         got = np.asarray(xla_runtime.Client(backend).compile(text).execute(np.float32(3))[0])
         assert got == np.float32(5)
+
+
+def _xla_extreme(x: np.ndarray, axis: int, op: str) -> np.ndarray:
+    """XLA's reduce max/min: NaN if any NaN, and -0.0 < +0.0 (NumPy's max keeps either zero)."""
+    is_max = op == "maximum"
+    r = (np.max if is_max else np.min)(np.where(np.isnan(x), 0, x), axis=axis)
+    winner = -0.0 if not is_max else 0.0                 # the zero that wins where zeros tie
+    has_winner = ((x == 0) & (np.signbit(x) == np.signbit(winner))).any(axis=axis)
+    r = np.where(r == 0, np.where(has_winner, winner, -winner), r)
+    return np.where(np.isnan(x).any(axis=axis), np.nan, r).astype(x.dtype)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_compiled_row_and_column_max_min_keep_nan_and_signed_zero(dtype, op):
+    """Row reductions of float max/min run as vector reductions (llvm.maximum/minimum); every row
+    here puts a NaN or the deciding zero at another position (vector lanes, unrolled copies, tail)."""
+    rng = np.random.default_rng(3)
+    npdt = {"f32": np.float32, "f64": np.float64}[dtype]
+    rows, cols = 48, 1037
+    x = rng.standard_normal((rows, cols)).astype(npdt)
+    for r in range(rows):
+        kind, pos = r % 4, rng.integers(cols)
+        if kind == 0:
+            x[r, pos] = np.nan
+        elif kind in (1, 2):                 # all zeros of one sign but one of the other sign
+            x[r] = -0.0 if kind == 1 else 0.0
+            x[r, pos] = 0.0 if kind == 1 else -0.0
+        elif r % 8 == 3:
+            x[r] = -0.0
+    comp = op.replace("imum", "")
+    init = "-inf" if op == "maximum" else "inf"
+    text = f"""HloModule m
+{comp} {{
+  a = {dtype}[] parameter(0)
+  b = {dtype}[] parameter(1)
+  ROOT m = {dtype}[] {op}(a, b)
+}}
+ENTRY main {{
+  p = {dtype}[{rows},{cols}] parameter(0)
+  i = {dtype}[] constant({init})
+  r = {dtype}[{rows}] reduce(p, i), dimensions={{1}}, to_apply={comp}
+  c = {dtype}[{cols}] reduce(p, i), dimensions={{0}}, to_apply={comp}
+  ROOT t = ({dtype}[{rows}], {dtype}[{cols}]) tuple(r, c)
+}}"""
+    r, c = run_hlo(text, x, backend="cpu")
+    for got, axis in ((r, 1), (c, 0)):
+        want = _xla_extreme(x, axis, op)
+        same = (np.isnan(got) & np.isnan(want)) | ((got == want) & (np.signbit(got) == np.signbit(want)))
+        assert same.all(), (axis, np.flatnonzero(~same)[:5], got[~same][:5], want[~same][:5])
+    interp_r, interp_c = run_hlo(text, x)
+    np.testing.assert_array_equal(np.signbit(r), np.signbit(interp_r))
+    np.testing.assert_array_equal(np.signbit(c), np.signbit(interp_c))

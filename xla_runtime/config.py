@@ -16,6 +16,8 @@ import), so tests and users can change them in-process.
     XRT_KERNEL_LOADER      how compiled kernel objects are linked into the process: "elf" (default:
                            a small ELF linker on ctypes, so a warm start never loads LLVM; objects
                            it cannot link go to MCJIT) or "mcjit" (llvmlite's MCJIT for all)
+    XRT_HOST_POOL_MB       host memory the CPU backend keeps for reuse after large results die
+                           (default 1024; 0 disables the pool, so each result is a fresh allocation)
     XRT_GPU_GRAPHS         1: GPU programs run as captured device graphs (CUDA graphs), 0: stream
                            launches (default 0); read when a program is compiled
     XRT_GPU_RESULTS        "device": GPU results stay on the device until read (default); "host":
@@ -54,6 +56,10 @@ def small_buffer_bytes() -> int:
 
 def debug_level() -> int:
     return _int("XRT_DEBUG", 0)
+
+
+def host_pool_bytes() -> int:
+    return max(0, _int("XRT_HOST_POOL_MB", 1024)) << 20
 
 
 def cache_dir() -> str:

@@ -53,6 +53,9 @@ def depends_on(e: Expr, memo: dict) -> frozenset:
 
 
 REASSOCIABLE = frozenset({"add", "mul"})
+# combiners LLVM's loop vectorizer turns into vector reductions by itself: reassociated sums and
+# products, integer min/max selects, float min/max as llvm.maximum/minimum (LLVM code only)
+VECTOR_REDUCTIONS = REASSOCIABLE | {"max", "min"}
 
 
 EXPENSIVE = frozenset({"exp", "expm1", "log", "log1p", "tanh", "logistic", "erf", "sin", "cos", "pow",
@@ -96,12 +99,13 @@ def row_scratch(kernel: Kernel) -> list[Expr]:
 
 
 def lane_count(stage: ReduceStage) -> int:
-    """Independent partial results per row for reductions LLVM cannot vectorize itself (max/min
-    with NaN semantics, argmax...): they at least run as parallel dependency chains. 0 for sums
-    and products (vectorized under reassociation) and short rows."""
+    """Independent partial results per row for reductions LLVM cannot vectorize itself (argmax,
+    variadic reduces...): they at least run as parallel dependency chains. 0 for short rows and
+    for VECTOR_REDUCTIONS, which the LLVM generator leaves to the loop vectorizer (the numba
+    generator then runs float max/min as one chain: it is the fallback, for complex kernels)."""
     if not stage.inner:
         return 0
-    if all(c.kind == "op" and op_name(c) in REASSOCIABLE for c in stage.combine):
+    if all(c.kind == "op" and op_name(c) in VECTOR_REDUCTIONS for c in stage.combine):
         return 0
     widest = max(np.dtype(compute_dtype(v.dtype)).itemsize for v in stage.values)
     lanes = 64 // widest

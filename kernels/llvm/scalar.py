@@ -17,7 +17,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import mathlib
-from .values import F32, F64, I1, V, const_like
+from .values import F32, F64, I1, V, const_like, intrinsic
 from .values import SHIM as L
 
 Emitter = Callable[[list, list, str, object], V]
@@ -123,7 +123,19 @@ def _rem_loop(n0: V, r0: V, step):
     return while_loop(n0, r0, lambda n: n > 0, step)
 
 
+def _ieee_minmax(x, y, name):
+    """llvm.maximum/minimum (NaN wins, -0.0 < +0.0: the selects below) where the target is the
+    CPU: the loop vectorizer recognises them as reductions, so a row max keeps its partials in
+    vector registers instead of in memory lanes."""
+    if getattr(x.ctx.target, "name", None) == "cpu" and x.ty in (F32, F64) and isinstance(y, V):
+        return x.new(intrinsic(x.ctx, f"llvm.{name}.{'f32' if x.ty == F32 else 'f64'}", x.ty, [x.v, y.v]))
+    return None
+
+
 def _fmax(x, y):
+    fast = _ieee_minmax(x, y, "maximum")
+    if fast is not None:
+        return fast
     r = L.select(x > y, x, y)
     r = L.select(x == y, L.select(L.signbit(y), x, y), r)
     r = L.select(L.isnan(x), x, r)
@@ -131,6 +143,9 @@ def _fmax(x, y):
 
 
 def _fmin(x, y):
+    fast = _ieee_minmax(x, y, "minimum")
+    if fast is not None:
+        return fast
     r = L.select(x < y, x, y)
     r = L.select(x == y, L.select(L.signbit(y), y, x), r)
     r = L.select(L.isnan(x), x, r)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..executor import BufferSlice, Node
+from . import host_pool
 
 ALIGN = 64
 
@@ -39,7 +40,7 @@ class ArenaNode(Node):
         shape, dtype = self.out_specs[k]
         offsets = self.arena_offsets
         if offsets is None or offsets[k] is None:
-            return np.empty(shape if shape else (1,), dtype)
+            return host_pool.empty(shape if shape else (1,), dtype)
         n = max(1, int(np.prod(shape, dtype=np.int64)))
         start = offsets[k]
         return frame.buffers[self.arena_slot][start:start + n * dtype.itemsize].view(dtype).reshape(shape or (1,))

@@ -28,6 +28,7 @@ import numpy as np
 from ..executor import BufferSlice, Frame, Node
 from ..hlo.ir import HloInstruction
 from ..ops.registry import lowering_rule
+from . import host_pool
 from .blas_threads import single_threaded_blas
 from .parallel import run_split
 from .tables import c_strides, dim_table
@@ -216,7 +217,7 @@ class ConvNode(Node):
 
     def run(self, frame: Frame):
         b = frame.buffers
-        out = np.empty(self.out_dims, self.dtype)
+        out = host_pool.empty(self.out_dims, self.dtype)
         if out.size == 0 or self.kg == 0:
             b[self.out_slot] = np.zeros(self.out_dims, self.dtype)
             return None

@@ -17,6 +17,7 @@ import numpy as np
 from ..executor import BufferSlice, Node
 from ..hlo.ir import HloInstruction
 from ..ops.registry import lowering_rule
+from . import host_pool
 from .index_plan import WindowPlan, as_units, index_rows, row_strides, unit_of, vector_offsets
 from .parallel import run_split
 
@@ -82,7 +83,7 @@ class GatherNode(Node):
             return None
         x = as_units(b[self.slots[0]], self.unit)
         idx = index_rows(np.asarray(b[self.slots[1]]), self.ivd)
-        out = np.empty(self.out_dims, self.dtype)
+        out = host_pool.empty(self.out_dims, self.dtype)
         flat = out.reshape(-1).view(self.unit)
         p = self.plan
 

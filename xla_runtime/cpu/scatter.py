@@ -26,6 +26,7 @@ from ..executor import BufferSlice, Node
 from ..hlo.ir import HloInstruction
 from ..hlo.types import from_numpy_dtype
 from ..ops.registry import lowering_rule
+from . import host_pool
 from .computations import variadic_combiners
 from .index_plan import WindowPlan, as_units, index_rows, row_strides, unit_of, vector_offsets
 from .parallel import run_split
@@ -212,7 +213,7 @@ class ScatterNode(Node):
     def run(self, frame):
         b = frame.buffers
         srcs = [np.asarray(b[s]) for s in self.op_slots]
-        outs = srcs if self.in_place else [np.empty(x.shape, x.dtype) for x in srcs]
+        outs = srcs if self.in_place else [host_pool.empty(x.shape, x.dtype) for x in srcs]
         idx = index_rows(np.asarray(b[self.idx_slot]), self.ivd) if self.count else None
         views = [(out.reshape(-1).view(plan[0]), as_units(b[u], plan[0]))
                  for out, u, plan in zip(outs, self.upd_slots, self.plans)]

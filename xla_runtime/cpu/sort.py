@@ -20,6 +20,7 @@ import numpy as np
 from ..executor import BufferSlice, Node
 from ..hlo.ir import HloInstruction
 from ..ops.registry import lowering_rule
+from . import host_pool
 from .comparators import SortKey, comparator_keys
 from .order_keys import order_bits, supported
 from .parallel import run_split
@@ -74,7 +75,7 @@ class SortNode(Node):
             b[self.out_slot] = _reference_sort(self.ins, args)   # IEEE < with NaN: not a weak order
             return None
         rows = [np.moveaxis(a, self.dim, -1).reshape(self.rows, self.n) for a in args]
-        outs = [np.empty((self.rows, self.n), a.dtype) for a in args]
+        outs = [host_pool.empty((self.rows, self.n), a.dtype) for a in args]
 
         def sort_rows(lo, hi):
             keys = [order_bits(rows[k.operand][lo:hi], k) for k in self.keys]

@@ -24,6 +24,7 @@ import numpy as np
 from ..executor import BufferSlice, Frame, Node
 from ..hlo.ir import HloInstruction
 from ..ops.registry import lowering_rule
+from . import host_pool
 from .computations import binary_combiner
 from .parallel import run_split
 from .tables import affine_taps, is_identity, plan_window_loops
@@ -100,7 +101,7 @@ class ReduceWindowNode(Node):
         b = frame.buffers
         x = np.ascontiguousarray(b[self.slots[0]]).reshape(-1)
         init = np.asarray(b[self.slots[1]]).reshape(())
-        out = np.empty(self.out_dims, self.dtype)
+        out = host_pool.empty(self.out_dims, self.dtype)
         if out.size == 0:
             b[self.out_slot] = out
             return None

@@ -7,6 +7,7 @@ bitcasts downstream keep their meaning.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -31,9 +32,9 @@ class _Ctx:
     def __init__(self, comp: HloComputation, namer: Namer, before: HloInstruction):
         self.comp, self.namer, self.before = comp, namer, before
 
-    def add(self, opcode: str, shape, operands, **attrs) -> HloInstruction:
+    def add(self, opcode: str, shape, operands, literal=None, **attrs) -> HloInstruction:
         """A new instruction placed before the one being rewritten."""
-        ins = HloInstruction(self.namer(opcode), opcode, shape, operands, attrs)
+        ins = HloInstruction(self.namer(opcode), opcode, shape, operands, attrs, literal=literal)
         ins.parent = self.comp
         self.comp.instructions.insert(self.comp.instructions.index(self.before), ins)
         return ins
@@ -200,6 +201,24 @@ def _mul_one(ctx, ins):
         if v is not None and v == 1 and not (ins.shape.ptype.is_complex and np.imag(v) != 0):
             return _identity_if_same(ins, x)
     return None
+
+
+@rule("divide")
+def _divide_by_broadcast(ctx, ins):
+    # a / broadcast(b) -> a * broadcast(1 / b), as XLA rewrites it (so results round as XLA's do):
+    # one division per element of b instead of one per element of a.
+    a, b = ins.operands
+    if not _is_float(ins.shape) or ins.shape.ptype.is_complex or b.opcode != "broadcast":
+        return None
+    small = b.operands[0]
+    if small.shape.size >= ins.shape.size:
+        return None
+    scalar = replace(small.shape, dims=(), layout=None)
+    one = ctx.add("constant", scalar, [], literal=np.array(1, small.shape.dtype))
+    if small.shape.rank:
+        one = ctx.add("broadcast", small.shape, [one], dimensions=())
+    recip = ctx.add("divide", small.shape, [one, small])
+    return ctx.add("multiply", ins.shape, [a, ctx.add("broadcast", b.shape, [recip], **b.attrs)])
 
 
 @rule("add")
