@@ -674,3 +674,75 @@ def test_dot_epilogue_is_not_fused_through_a_transposing_read():
     rng = np.random.default_rng(10)
     x, w = rng.standard_normal((512, 32)).astype(np.float32) / 8, rng.standard_normal((32, 512)).astype(np.float32) / 8
     np.testing.assert_allclose(np.asarray(exe.execute(x, w)[0]), np.exp((x @ w).T), rtol=1e-5)
+
+
+ATTENTION = """HloModule attn
+mx {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT ab = f32[] maximum(a, b)
+}
+add {
+  x = f32[] parameter(0)
+  y = f32[] parameter(1)
+  ROOT xy = f32[] add(x, y)
+}
+ENTRY main {
+  q = f32[8,256,64] parameter(0)
+  k = f32[8,256,64] parameter(1)
+  v = f32[8,256,64] parameter(2)
+  s = f32[8,256,256] dot(q, k), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={2}
+  ninf = f32[] constant(-inf)
+  m = f32[8,256] reduce(s, ninf), dimensions={2}, to_apply=mx
+  mb = f32[8,256,256] broadcast(m), dimensions={0,1}
+  c = f32[8,256,256] subtract(s, mb)
+  e = f32[8,256,256] exponential(c)
+  zero = f32[] constant(0)
+  z = f32[8,256] reduce(e, zero), dimensions={2}, to_apply=add
+  zb = f32[8,256,256] broadcast(z), dimensions={0,1}
+  p = f32[8,256,256] divide(e, zb)
+  ROOT o = f32[8,256,64] dot(P_OPERANDS), lhs_batch_dims={0}, lhs_contracting_dims={LC}, rhs_batch_dims={0}, rhs_contracting_dims={1}
+}"""
+
+
+@pytest.mark.parametrize("chained", [True, False])
+def test_attention_runs_scores_softmax_and_values_batch_by_batch(chained):
+    """q k^T, its softmax (the first dot's epilogue) and p v run as one node, head by head on each
+    thread; a second dot that reads the probabilities transposed (a view that would copy them
+    before they exist) keeps its own node."""
+    from xla_runtime.cpu.dot import BatchChainNode
+    text = ATTENTION.replace("P_OPERANDS", "p, v" if chained else "pt, v").replace("LC", "2")
+    if not chained:
+        text = text.replace("  ROOT o", "  pt = f32[8,256,256] transpose(p), dimensions={0,2,1}\n  ROOT o")
+    exe = cpu(text)
+    chains = [n for n in exe.program.graph.nodes if isinstance(n, BatchChainNode)]
+    assert len(chains) == (1 if chained else 0)
+    if chained:
+        assert len(exe.program.graph.nodes) == 1 and exe.program.claimable is False
+    rng = np.random.default_rng(21)
+    args = [rng.standard_normal((8, 256, 64)).astype(np.float32) / d for d in (8, 1, 1)]
+    want = np.asarray(xla_runtime.Client("interpreter").compile(text).execute(*args)[0])
+    for _ in range(2):
+        np.testing.assert_allclose(np.asarray(exe.execute(*args)[0]), want, rtol=1e-4, atol=1e-5)
+
+
+def test_a_batched_dot_whose_result_is_also_a_result_is_not_chained():
+    from xla_runtime.cpu.dot import BatchChainNode
+    text = hlo_module("""
+  a = f32[4,64,32] parameter(0)
+  b = f32[4,32,64] parameter(1)
+  c = f32[4,64,16] parameter(2)
+  d = f32[4,64,64] dot(a, b), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
+  e = f32[4,64,16] dot(d, c), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
+  ROOT t = (f32[4,64,64], f32[4,64,16]) tuple(d, e)""")
+    exe = cpu(text)
+    assert not any(isinstance(n, BatchChainNode) for n in exe.program.graph.nodes)
+    # without the tuple, the pair is chained and still right
+    single = text.replace("  ROOT t = (f32[4,64,64], f32[4,64,16]) tuple(d, e)", "").replace("  e = f32[4,64,16]", "  ROOT e = f32[4,64,16]")
+    exe2 = cpu(single)
+    assert any(isinstance(n, BatchChainNode) for n in exe2.program.graph.nodes)
+    rng = np.random.default_rng(22)
+    args = [rng.standard_normal(s).astype(np.float32) for s in ((4, 64, 32), (4, 32, 64), (4, 64, 16))]
+    np.testing.assert_allclose(np.asarray(exe2.execute(*args)[0]), (args[0] @ args[1]) @ args[2], rtol=1e-4, atol=1e-4)
+    d, e = (np.asarray(o) for o in exe.execute(*args))
+    np.testing.assert_allclose(e, (args[0] @ args[1]) @ args[2], rtol=1e-4, atol=1e-4)

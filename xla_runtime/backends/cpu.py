@@ -23,7 +23,7 @@ from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-nod
 from ..cpu.buffers import ArenaNode, ArenaPool, assign
 from ..cpu.conv import ConvNode
 from ..cpu.dot import SPLIT_FLOPS as DOT_SPLIT_FLOPS
-from ..cpu.dot import DotEpilogueNode, DotNode, epilogue_fits
+from ..cpu.dot import BatchChainNode, DotEpilogueNode, DotNode, chain_fits, epilogue_fits
 from ..cpu.parallel import run_split
 from ..cpu.fusion import Fusion
 from ..cpu.multi_output import MultiOutputFusion
@@ -158,6 +158,8 @@ def _writes_fresh(node) -> bool:
     """Whether ``node`` computes its (single array) result into memory of its own."""
     if isinstance(node, DotEpilogueNode):
         node = node.epilogue
+    elif isinstance(node, BatchChainNode):
+        node = node.second
     return isinstance(node, (KernelNode, DotNode)) and not getattr(node, "tuple_result", False)
 
 
@@ -180,7 +182,26 @@ def _fuse_epilogues(nodes: list, result_slots: set) -> None:
     nodes[:] = [n for n in nodes if n is not None]
 
 
+def _chain_batched_dots(nodes: list, result_slots: set) -> None:
+    """Merge each batched dot (with its epilogue) whose result only feeds another batched dot
+    over the same batches into one node that runs the pair batch by batch (in place)."""
+    readers: dict[int, list] = {}
+    for n in nodes:
+        for r in n.reads:
+            readers.setdefault(r.buffer, []).append(n)
+    for i, first in enumerate(list(nodes)):
+        if not isinstance(first, (DotNode, DotEpilogueNode)) or first.out_slot in result_slots:
+            continue
+        users = readers.get(first.out_slot, [])
+        if users and chain_fits(first, users[0], len(users)):
+            nodes[nodes.index(users[0])] = BatchChainNode(first, users[0])
+            nodes[i] = None
+    nodes[:] = [n for n in nodes if n is not None]
+
+
 def _splits_blas(node) -> bool:
+    if isinstance(node, BatchChainNode):
+        return node.flops >= DOT_SPLIT_FLOPS
     if isinstance(node, DotEpilogueNode):
         node = node.dot
     if isinstance(node, DotNode):
@@ -196,6 +217,7 @@ class CpuLowering(Lowering):
     def arrange(self, comp, nodes, root):
         results = leaves(root)
         _fuse_epilogues(nodes, set(results))
+        _chain_batched_dots(nodes, set(results))
         if comp is self.program.module.entry:
             # results computed straight into fresh arrays by kernels or BLAS, each in its own
             # slot, need none of the copying checks of Program.results
@@ -270,7 +292,7 @@ class CpuProgram(InterpreterProgram):
 
     def _set_numpy_nodes(self):
         def native(graph):
-            return all(isinstance(n, (KernelNode, DotNode, DotEpilogueNode)) or n.kind == "bookkeeping" or
+            return all(isinstance(n, (KernelNode, DotNode, DotEpilogueNode, BatchChainNode)) or n.kind == "bookkeeping" or
                        (n.nested_graphs() and all(native(g) for g in n.nested_graphs())) for n in graph.nodes)
         self.numpy_nodes = not native(self.graph)
 

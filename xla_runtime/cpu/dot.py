@@ -14,6 +14,7 @@ import numpy as np
 
 from ..executor import BufferSlice, Frame
 from .blas_threads import single_threaded_blas
+from . import host_pool
 from .buffers import ArenaNode
 from .parallel import run_split
 from ..hlo.ir import HloInstruction
@@ -107,22 +108,94 @@ class DotEpilogueNode(ArenaNode):
         # none: the product is written into the result before the epilogue reads its other inputs
         return {}
 
-    def run(self, frame: Frame):
-        out = self.new_output(frame, 0)
+    def prepare(self, frame: Frame, out: np.ndarray | None = None):
+        """Publish the result (``out``, else a new output) and return (``part(lo, hi)``, which
+        finishes steps [lo, hi) of the kernel's leading dim, and ``publish()``)."""
+        out = self.new_output(frame, 0) if out is None else out
         # the product gets memory of its own (still in cache when the kernel reads it): a kernel
         # whose input is its output array fails LLVM's runtime overlap check and runs its scalar
         # loop, 4-5x slower than the vectorised one
         part = self.dot.prepare(frame, np.empty(*self.dot.out_specs[0]))
         fn, args, outs = self.epilogue.prepare(frame, [out])
         scratch = self.epilogue._scratch
-
         r = self.rows_per_step
 
+        if self.dot.B > 1 and r == 1:
+            def both(lo, hi):
+                # batch by batch: the kernel reads each product while it is in L2
+                sc = scratch()
+                for i in range(lo, hi):
+                    part(i, i + 1)
+                    fn(*args, *sc, i, i + 1)
+        else:
+            def both(lo, hi):
+                part(lo * r, hi * r)
+                fn(*args, *scratch(), lo, hi)
+        return both, lambda: self.epilogue._publish(frame.buffers, outs)
+
+    def run(self, frame: Frame):
+        both, publish = self.prepare(frame)
+        return run_split(frame, self.epilogue.extent, self.dot.flops, both, publish, min_bytes=SPLIT_FLOPS)
+
+    @property
+    def flops(self) -> int:
+        return self.dot.flops
+
+    @property
+    def out_slot(self) -> int:
+        return self.epilogue.out_slot
+
+
+class BatchChainNode(ArenaNode):
+    """A batched dot (or dot + epilogue) whose result only feeds the next batched dot, batch for
+    batch: each thread runs both for its batches, one batch at a time, so the second gemm reads
+    the first's block from L2 and the pair needs one hand-over to the pool instead of two
+    (attention: scores, softmax and the product with V per head)."""
+    kind = "blas"
+
+    def __init__(self, first, second: DotNode):
+        inner = first.out_slot
+        reads = [r for r in (*first.reads, *second.reads) if r.buffer != inner]
+        super().__init__(f"{first.name}>{second.name}", reads, second.writes, first.nbytes + second.nbytes)
+        self.first, self.second = first, second
+        self.out_specs = second.out_specs
+        self.out_slot = second.out_slot
+
+    @property
+    def flops(self) -> int:
+        return self.first.flops + self.second.flops
+
+    def run(self, frame: Frame):
+        # the intermediate is this node's own: no other node reads it
+        first_out = host_pool.empty(*self.first.out_specs[0])
+        if isinstance(self.first, DotNode):
+            first, publish = self.first.prepare(frame, first_out), None
+        else:
+            first, publish = self.first.prepare(frame, first_out)
+            publish()       # the second dot's operand views need the array (filled batch by batch)
+        second = self.second.prepare(frame, self.new_output(frame, 0))
+
         def both(lo, hi):
-            part(lo * r, hi * r)
-            fn(*args, *scratch(), lo, hi)
-        return run_split(frame, self.epilogue.extent, self.dot.flops, both,
-                         lambda: self.epilogue._publish(frame.buffers, outs), min_bytes=SPLIT_FLOPS)
+            for i in range(lo, hi):
+                first(i, i + 1)
+                second(i, i + 1)
+        return run_split(frame, self.second.B, self.flops, both, min_bytes=SPLIT_FLOPS)
+
+
+def chain_fits(first, second, readers: int) -> bool:
+    """Whether ``second`` (a DotNode) can run batch by batch right after ``first`` (a DotNode or
+    DotEpilogueNode): both split by the same batches, and ``second`` reads ``first``'s result
+    only as one operand already in (batch, ...) order, so batch i of it reads batch i alone
+    (and its operand view is the array itself, never a copy made before the data is there)."""
+    if readers != 1 or not isinstance(second, DotNode) or second.B <= 1:
+        return False
+    dot = first.dot if isinstance(first, DotEpilogueNode) else first
+    if isinstance(first, DotEpilogueNode) and (first.rows_per_step != 1 or first.epilogue.tuple_result):
+        return False
+    if dot.B != second.B or first.out_specs[0][0][:1] != (second.B,):
+        return False
+    uses = [k for k, s in enumerate(second.slots) if s == first.out_slot]
+    return len(uses) == 1 and (second.lperm, second.rperm)[uses[0]] is None
 
 
 def epilogue_fits(dot: DotNode, kernel_node, readers: int) -> bool:
