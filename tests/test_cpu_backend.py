@@ -746,3 +746,58 @@ def test_a_batched_dot_whose_result_is_also_a_result_is_not_chained():
     np.testing.assert_allclose(np.asarray(exe2.execute(*args)[0]), (args[0] @ args[1]) @ args[2], rtol=1e-4, atol=1e-4)
     d, e = (np.asarray(o) for o in exe.execute(*args))
     np.testing.assert_allclose(e, (args[0] @ args[1]) @ args[2], rtol=1e-4, atol=1e-4)
+
+
+def test_a_one_kernel_program_is_called_directly_with_the_same_results():
+    """A small one-kernel program runs through ``program.direct`` (no frame or graph walk):
+    non-contiguous and rank-0 arguments, constant operands, tracing and errors as on the full path."""
+    text = hlo_module("""
+  x = f32[8,16] parameter(0)
+  s = f32[] parameter(1)
+  c = f32[16] constant({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
+  cb = f32[8,16] broadcast(c), dimensions={1}
+  sb = f32[8,16] broadcast(s), dimensions={}
+  m = f32[8,16] multiply(x, sb)
+  ROOT y = f32[8,16] add(m, cb)""")
+    exe = cpu(text)
+    assert exe.program.direct is not None
+    rng = np.random.default_rng(30)
+    big = rng.standard_normal((16, 32)).astype(np.float32)
+    x = big[::2, ::2]                                   # not contiguous
+    s = np.float32(1.5)
+    want = x * s + np.arange(16, dtype=np.float32)
+    for _ in range(2):
+        np.testing.assert_array_equal(np.asarray(exe.execute(x, np.asarray(s))[0]), want)
+    with xla_runtime.profiler.trace() as t:             # a trace sees the execution
+        np.asarray(exe.execute(x, np.asarray(s))[0])
+    assert any(e["name"] == exe.name for e in t.to_chrome()["traceEvents"] if e.get("ph") == "X")
+
+    def broken(args):
+        raise RuntimeError("kernel failed")
+    exe.program.direct = broken
+    (buf,) = exe.execute(x, np.asarray(s))              # the error comes through the Buffer
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        np.asarray(buf)
+    # two nodes: the full path
+    assert cpu(hlo_module("""
+  x = f32[8,16] parameter(0)
+  w = f32[16,4] parameter(1)
+  ROOT d = f32[8,4] dot(x, w), lhs_contracting_dims={1}, rhs_contracting_dims={0}""")).program.direct is None
+
+
+def test_a_one_kernel_reduction_to_a_scalar_is_called_directly():
+    exe = cpu("""HloModule m
+add {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT s = f32[] add(a, b)
+}
+ENTRY main {
+  x = f32[64] parameter(0)
+  z = f32[] constant(0)
+  ROOT r = f32[] reduce(x, z), dimensions={0}, to_apply=add
+}""")
+    assert exe.program.direct is not None
+    x = np.arange(64, dtype=np.float32)
+    (r,) = exe.execute(x)
+    assert r.shape == () and np.asarray(r).shape == () and float(np.asarray(r)) == x.sum()

@@ -204,6 +204,9 @@ class Executable:
         if self.program.inline and not donate_argnums and not self._aliases:
             arrays = self._check.plain_arrays(args)
             if arrays is not None:
+                direct = getattr(self.program, "direct", None)
+                if direct is not None and profiler.current() is None:
+                    return self._direct(direct, arrays)
                 return _Execution(self, arrays, None, ready=True).now()
         inputs = self._check(args)
         donated_arrays = None
@@ -227,6 +230,19 @@ class Executable:
                     buf._producer = task      # a caller blocking on a result may claim the task
             run_when_ready(pending, lambda: pool.submit_task(task, run.start))
         return outputs
+
+    def _direct(self, direct, arrays) -> list[Buffer]:
+        """A one-kernel program called with plain arrays: run it here, no execution state."""
+        try:
+            values = [make_available(a) for a in direct(arrays)]
+        except Exception as e:           # errors still arrive through the Buffers
+            values = [make_error(e) for _ in self._out_meta]
+        return self._buffers(values)
+
+    def _buffers(self, values: list[AsyncValue]) -> list[Buffer]:
+        """One Buffer per result leaf, holding ``values``."""
+        device, make = self.client._device, self._buffer_type
+        return [make(av, dims, dtype, device) for av, (dims, dtype) in zip(values, self._out_meta)]
 
     def _donations(self, args, donate_argnums) -> list[int]:
         n = len(args)
@@ -305,8 +321,7 @@ class _Execution:
         return self._made([make_available(a) for a in arrays])
 
     def _made(self, values: list[AsyncValue]) -> list[Buffer]:
-        device, make = self.exe.client._device, self.exe._buffer_type
-        return [make(av, dims, dtype, device) for av, (dims, dtype) in zip(values, self.exe._out_meta)]
+        return self.exe._buffers(values)
 
     def start(self) -> None:
         """Run with ``outputs`` pending (from a worker, from the completion of an input, or from

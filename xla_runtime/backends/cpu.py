@@ -11,6 +11,7 @@ kind "fallback", which the profiler shows and ``Program.fallbacks`` counts.
 """
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -19,6 +20,7 @@ from kernels.cpu.compiler import compile_kernel
 from kernels.cpu.layout import scratch_buffers
 
 from .. import config
+from ..cpu import host_pool
 from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-node" rules
 from ..cpu.buffers import ArenaNode, ArenaPool, assign
 from ..cpu.conv import ConvNode
@@ -289,6 +291,44 @@ class CpuProgram(InterpreterProgram):
         self.arenas = None
         super().__init__(module)
         self._set_numpy_nodes()
+        self.direct = self._direct_call()
+
+    def _direct_call(self):
+        """For a program that is one plain kernel on arrays (the small jitted function):
+        ``direct(args) -> [result]`` that calls the kernel with no frame, graph walk or buffer
+        table (XLA's thunk executor runs a single thunk inline the same way), else None."""
+        nodes = self.graph.nodes
+        if len(nodes) != 1 or not self.inline or self.numpy_nodes or self.assignment.placed:
+            return None
+        node = nodes[0]
+        if not isinstance(node, KernelNode) or node.split or node.scratch_specs or node.tuple_result \
+                or len(node.out_specs) != 1 or node.out_narrow[0] \
+                or self.root_slots != [node.out_slot] or not self.fresh_results:
+            return None
+        where = {slot: i for i, slot in enumerate(self.param_slots)}
+        sources = []                     # per kernel input: an argument index or a constant array
+        for slot, const, _scalar, narrow in node.inputs:
+            if narrow or (slot is not None and slot not in where):
+                return None
+            sources.append(const if slot is None else where[slot])
+        scalars = tuple(k for k, (slot, _, scalar, _) in enumerate(node.inputs) if scalar and slot is not None)
+        call, extent, scalar_result = node.call, node.extent, node.scalar_result
+        shape, dtype = node.out_specs[0]
+        if math.prod(shape) * dtype.itemsize >= host_pool.MIN_BYTES:
+            return None
+        shape = shape or (1,)            # a rank-0 result is written as shape (1,)
+
+        def direct(args):
+            ins = [args[s] if type(s) is int else s for s in sources]
+            for k, a in enumerate(ins):       # constants are contiguous already
+                if not a.flags.c_contiguous:
+                    ins[k] = np.ascontiguousarray(a)
+            for k in scalars:
+                ins[k] = ins[k].reshape(1)
+            out = np.empty(shape, dtype)
+            call(*ins, out, 0, extent)
+            return [out.reshape(()) if scalar_result else out]
+        return direct
 
     def _set_numpy_nodes(self):
         def native(graph):

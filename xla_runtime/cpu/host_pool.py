@@ -12,6 +12,7 @@ Idle blocks are bounded by ``XRT_HOST_POOL_MB`` (oldest dropped first).
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 
@@ -50,10 +51,10 @@ class HostPool:
 
     def empty(self, shape, dtype) -> np.ndarray:
         dtype = np.dtype(dtype)
-        shape = tuple(shape)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize       # on every small kernel's path: no np.prod
         if nbytes < MIN_BYTES or config.host_pool_bytes() == 0:
             return np.empty(shape, dtype)
+        shape = tuple(shape)
         size = -(-nbytes // _GRAIN) * _GRAIN
         block = None
         with self._lock:
