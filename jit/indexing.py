@@ -247,7 +247,7 @@ def view_strides(index, shape, strides) -> tuple[int, ...]:
 
 def setitem(x: Tracer, index, value) -> Tracer:
     """The value of ``x`` after ``x[index] = value`` (x itself is not changed here)."""
-    val = _value(value, x.dtype)
+    val = cast_value(value, x.dtype)
     entries, newaxes = _entries(index, x.ndim)
     masks = [e for e in entries if isinstance(e, tuple)]
     if masks:
@@ -265,7 +265,8 @@ def setitem(x: Tracer, index, value) -> Tracer:
     return _set_scatter(x, index, val)
 
 
-def _value(value, dtype) -> Tracer:
+def cast_value(value, dtype) -> Tracer:
+    """An assigned value as a tracer of ``dtype`` (cast unsafely, as NumPy casts in assignments)."""
     if is_tracer(value):
         return P.convert(value, dtype)
     if is_python_scalar(value):

@@ -167,9 +167,28 @@ class Reshape(Transform):
         return reshape_strides(shape, strides, self.shape)
 
 
+class ComplexPart(Transform):
+    """``z.real`` / ``z.imag`` of a complex array: the view holds one float of each complex element,
+    so its strides (counted in its own, half-size elements) are twice its base's."""
+
+    def __init__(self, part: str):
+        self.part = part
+
+    def forward(self, x):
+        return P.unary(self.part, x)
+
+    def backward(self, x, v):
+        re, im = (v, P.unary("imag", x)) if self.part == "real" else (P.unary("real", x), v)
+        return P.binary("complex", re, im)
+
+    def strides(self, shape, strides):
+        return tuple(2 * s for s in strides)
+
+
 class ReadOnly(Transform):
-    """A view NumPy marks read-only (np.diagonal, np.broadcast_to): it follows its base, and
-    writing into it is NumPy's "assignment destination is read-only" error."""
+    """A view NumPy marks read-only (np.diagonal, np.broadcast_to; ``.imag`` of a real array, which
+    is not a view in NumPy but is read-only all the same): it follows its base, and writing into it
+    is NumPy's "assignment destination is read-only" error."""
     readonly = True
 
     def __init__(self, forward, strides):
@@ -282,6 +301,36 @@ def readonly(x: Tracer, forward, strides) -> Tracer:
     return derive(x, ReadOnly(forward, strides))
 
 
+def alias(x: Tracer) -> Tracer:
+    """A view of all of x (where NumPy returns x itself from a function, e.g. np.real of a real
+    array; functions' results are new tracers, so this keeps the aliasing)."""
+    return derive(x, Reshape(x.shape))
+
+
+def real(x: Tracer) -> Tracer:
+    """``x.real``: a view of the real parts of a complex array; a real array itself."""
+    return derive(x, ComplexPart("real")) if x.dtype.kind == "c" else x
+
+
+def imag(x: Tracer) -> Tracer:
+    """``x.imag``: a view of the imaginary parts of a complex array; for a real array NumPy gives a
+    new read-only array of zeros."""
+    if x.dtype.kind == "c":
+        return derive(x, ComplexPart("imag"))
+    return readonly(x, lambda b: P.full(b.shape, 0, b.dtype), lambda shape, strides: c_strides(shape))
+
+
+def set_part(x: Tracer, part: str, value) -> None:
+    """``x.real = value`` / ``x.imag = value`` (what ``x.real += 1`` ends with: then ``value`` is the
+    view the ``+=`` already wrote through, and storing it again would change nothing)."""
+    if part == "imag" and x.dtype.kind != "c":
+        raise TypeError("array does not have imaginary part to set")
+    view = real(x) if part == "real" else imag(x)
+    if value is view or _same_view(value, view):
+        return
+    setitem(view, Ellipsis, value)
+
+
 # -- writes -----------------------------------------------------------------------------------------------
 
 
@@ -304,6 +353,16 @@ def _is_view_of(value, x: Tracer, index) -> bool:
         a is b for a, b in zip(link.chain, chain))
 
 
+def _same_view(value, view: Tracer) -> bool:
+    """Whether ``value`` is ``view``'s elements: the same root, through steps that are the same
+    ones or the same complex part (each ``x.real`` makes a new step object)."""
+    a, b = value._view if is_tracer(value) else None, view._view
+    if a is None or b is None or a.root is not b.root or len(a.chain) != len(b.chain):
+        return False
+    return all(s is t or (isinstance(s, ComplexPart) and isinstance(t, ComplexPart) and s.part == t.part)
+               for s, t in zip(a.chain, b.chain))
+
+
 
 def write(t: Tracer, new: Tracer) -> Tracer:
     """``t`` now stands for ``new``'s value (same shape and dtype): a view writes through to its root."""
@@ -316,8 +375,8 @@ def write(t: Tracer, new: Tracer) -> Tracer:
         t._version += 1
         return t
     if link.readonly:
-        raise TracerWriteError("assignment destination is read-only (np.diagonal and np.broadcast_to give "
-                               "read-only views, as in NumPy; copy it first to write into it)")
+        raise TracerWriteError("assignment destination is read-only (np.diagonal, np.broadcast_to and .imag "
+                               "of a real array are read-only, as in NumPy; copy it first to write into it)")
     root = link.root
     if root._readonly is not None:
         raise _argument_error(root, root._readonly)

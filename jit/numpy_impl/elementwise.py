@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import primitives as P
+from .. import views
 from ..promotion import result_type
 from ..tracer import Tracer, is_tracer
 from .common import norm_axis, operand, promote_broadcast, static_int, strong, tracer
@@ -108,14 +109,14 @@ def array_equal(a1, a2, equal_nan=False):
 
 @implements(np.real)
 def real(val):
+    """NumPy returns ``val.real``: a view of a complex array's real parts, a real array itself."""
     t = tracer(val)
-    return P.unary("real", t) if t.dtype.kind == "c" else t
+    return views.real(t) if t.dtype.kind == "c" else views.alias(t)
 
 
 @implements(np.imag)
 def imag(val):
-    t = tracer(val)
-    return P.unary("imag", t) if t.dtype.kind == "c" else P.scalar_like(t, 0)
+    return views.imag(tracer(val))
 
 
 @implements(np.angle)
