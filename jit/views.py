@@ -323,12 +323,14 @@ def imag(x: Tracer) -> Tracer:
 def set_part(x: Tracer, part: str, value) -> None:
     """``x.real = value`` / ``x.imag = value`` (what ``x.real += 1`` ends with: then ``value`` is the
     view the ``+=`` already wrote through, and storing it again would change nothing)."""
-    if part == "imag" and x.dtype.kind != "c":
-        raise TypeError("array does not have imaginary part to set")
-    view = real(x) if part == "real" else imag(x)
-    if value is view or _same_view(value, view):
+    if x.dtype.kind != "c":
+        if part == "imag":
+            raise TypeError("array does not have imaginary part to set")
+        if value is not x:
+            setitem(x, Ellipsis, value)
         return
-    setitem(view, Ellipsis, value)
+    if not _is_view_of(value, x, lambda step: isinstance(step, ComplexPart) and step.part == part):
+        setitem(derive(x, ComplexPart(part)), Ellipsis, value)
 
 
 # -- writes -----------------------------------------------------------------------------------------------
@@ -336,32 +338,22 @@ def set_part(x: Tracer, part: str, value) -> None:
 
 def setitem(x: Tracer, index, value) -> None:
     """``x[index] = value``."""
-    if _is_view_of(value, x, index):
+    if _is_view_of(value, x, lambda step: isinstance(step, Index) and step.same(index)):
         return
     write(x, indexing.setitem(x, index, value))
 
 
-def _is_view_of(value, x: Tracer, index) -> bool:
-    """Whether ``value`` is the view ``x[index]`` itself, so assigning it changes nothing: this is
-    the last step of ``x[i] += v`` when ``x[i]`` is a view (which the ``+=`` wrote through)."""
+def _is_view_of(value, x: Tracer, is_last) -> bool:
+    """Whether ``value`` is a view of ``x`` through one step that ``is_last`` accepts (``x[index]``,
+    ``x.real``) itself, so assigning it there changes nothing: this is the last step of
+    ``x[i] += v`` when ``x[i]`` is a view (which the ``+=`` wrote through)."""
     link = value._view if is_tracer(value) else None
-    if link is None or not isinstance(link.chain[-1], Index) or not link.chain[-1].same(index):
+    if link is None or not is_last(link.chain[-1]):
         return False
     own = x._view
     root, chain = (x, ()) if own is None else (own.root, own.chain)
     return link.root is root and len(link.chain) == len(chain) + 1 and all(
         a is b for a, b in zip(link.chain, chain))
-
-
-def _same_view(value, view: Tracer) -> bool:
-    """Whether ``value`` is ``view``'s elements: the same root, through steps that are the same
-    ones or the same complex part (each ``x.real`` makes a new step object)."""
-    a, b = value._view if is_tracer(value) else None, view._view
-    if a is None or b is None or a.root is not b.root or len(a.chain) != len(b.chain):
-        return False
-    return all(s is t or (isinstance(s, ComplexPart) and isinstance(t, ComplexPart) and s.part == t.part)
-               for s, t in zip(a.chain, b.chain))
-
 
 
 def write(t: Tracer, new: Tracer) -> Tracer:
