@@ -252,6 +252,24 @@ def np_result_type(*arrays_and_dtypes):
                          for x in arrays_and_dtypes))
 
 
+@implements(np.iscomplex)
+def iscomplex(x):
+    t = tracer(x)
+    if t.dtype.kind != "c":
+        return P.full(t.shape, False, bool)
+    im = P.unary("imag", t)
+    return P.compare(im, P.scalar_like(im, 0), "NE")
+
+
+@implements(np.isreal)
+def isreal(x):
+    t = tracer(x)
+    if t.dtype.kind != "c":
+        return P.full(t.shape, True, bool)
+    im = P.unary("imag", t)
+    return P.compare(im, P.scalar_like(im, 0), "EQ")
+
+
 @implements(np.iscomplexobj)
 def iscomplexobj(x):
     return tracer(x).dtype.kind == "c"

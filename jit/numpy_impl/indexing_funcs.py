@@ -10,7 +10,7 @@ from ..flatiter import FlatIter, cycled
 from ..indexing import cast_value
 from ..errors import TracerIndexError
 from ..tracer import Tracer, is_tracer
-from .common import norm_axis, operand, promote, promote_broadcast, tracer
+from .common import norm_axis, operand, promote, promote_broadcast, static_int, tracer
 from .registry import FUNCTIONS, function_name, implements
 
 
@@ -195,6 +195,124 @@ def _writable(a, name: str) -> None:
     if not is_tracer(a):
         raise TypeError(f"jit: numpy.{name} writes into its argument, which must be a traced array made inside "
                         f"the function (y = x.copy(), np.zeros_like(x)), got {type(a).__name__}")
+
+
+@implements(np.unravel_index)
+def unravel_index(indices, shape, order="C"):
+    """Coordinates by floor division and remainder. NumPy raises for an index outside the array;
+    a traced one cannot be checked while tracing: its slowest-varying coordinate (the first in C
+    order) then runs past that dimension, so the coordinates still ravel back to the index."""
+    dims = tuple(static_int(d, "numpy.unravel_index's shape") for d in
+                 (shape if isinstance(shape, (tuple, list)) else (shape,)))
+    if order not in ("C", "F"):
+        raise ValueError("only 'C' or 'F' order is permitted")
+    t = tracer(indices)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"only int indices permitted, got {t.dtype}")
+    t = P.convert(t, np.int64)
+    order_dims = list(reversed(range(len(dims)))) if order == "C" else list(range(len(dims)))
+    out = [None] * len(dims)
+    for d in order_dims[:-1]:            # the slowest-varying coordinate is what remains
+        n = P.scalar_like(t, max(dims[d], 1))
+        out[d] = np.remainder(t, n)
+        t = np.floor_divide(t, n)
+    if dims:
+        out[order_dims[-1]] = t
+    return tuple(out)
+
+
+@implements(np.ravel_multi_index)
+def ravel_multi_index(multi_index, dims, mode="raise", order="C"):
+    """Flat positions; mode 'wrap' and 'clip' as NumPy. With 'raise', traced coordinates cannot be
+    checked while tracing and are used as they are."""
+    dims = tuple(static_int(d, "numpy.ravel_multi_index's dims") for d in dims)
+    if len(multi_index) != len(dims):
+        raise ValueError(f"parameter multi_index must be a sequence of length {len(dims)}")
+    modes = mode if isinstance(mode, (tuple, list)) else (mode,) * len(dims)
+    if order not in ("C", "F"):
+        raise ValueError("only 'C' or 'F' order is permitted")
+    coords = [tracer(c, np.int64) for c in multi_index]
+    shape = np.broadcast_shapes(*(c.shape for c in coords))
+    flat, step = None, 1
+    for d in (reversed(range(len(dims))) if order == "C" else range(len(dims))):
+        c, n = P.broadcast_to(coords[d], shape), dims[d]
+        if modes[d] == "wrap":
+            c = np.remainder(c, n)
+        elif modes[d] == "clip":
+            c = P.binary("minimum", P.binary("maximum", c, P.scalar_like(c, 0)), P.scalar_like(c, n - 1))
+        elif modes[d] != "raise":
+            raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {modes[d]!r})")
+        term = P.binary("multiply", c, P.scalar_like(c, step)) if step != 1 else c
+        flat = term if flat is None else P.binary("add", flat, term)
+        step *= n
+    return flat
+
+
+@implements(np.ix_)
+def ix_(*args):
+    out = []
+    for k, a in enumerate(args):
+        t = a if is_tracer(a) else np.asarray(operand(a))
+        if t.ndim != 1:
+            raise ValueError("Cross index must be 1 dimensional")
+        if t.dtype.kind == "b":
+            if is_tracer(t):
+                raise TracerIndexError("jit: numpy.ix_ of a traced boolean mask gives a number of indices that "
+                                       "depends on the data; pass integer indices")
+            t = np.nonzero(t)[0]
+        shape = (1,) * k + (t.shape[0],) + (1,) * (len(args) - k - 1)
+        out.append(P.reshape(t, shape) if is_tracer(t) else t.reshape(shape))
+    return tuple(out)
+
+
+@implements(np.diag_indices_from)
+def diag_indices_from(arr):
+    shape = arr.shape
+    if len(shape) < 2:
+        raise ValueError("input array must be at least 2-d")
+    if len(set(shape)) != 1:
+        raise ValueError("All dimensions of input must be of equal length")
+    return np.diag_indices(shape[0], len(shape))          # constants: they depend on the shape only
+
+
+@implements(np.tril_indices_from)
+def tril_indices_from(arr, k=0):
+    if arr.ndim != 2:
+        raise ValueError("input array must be 2-d")
+    return np.tril_indices(arr.shape[-2], k=static_int(k, "k"), m=arr.shape[-1])
+
+
+@implements(np.triu_indices_from)
+def triu_indices_from(arr, k=0):
+    if arr.ndim != 2:
+        raise ValueError("input array must be 2-d")
+    return np.triu_indices(arr.shape[-2], k=static_int(k, "k"), m=arr.shape[-1])
+
+
+@implements(np.choose)
+def choose(a, choices, out=None, mode="raise"):
+    """The choice each index names, by a chain of selects. Mode 'raise' cannot raise for traced
+    indices while tracing: they are clipped (as mode 'clip')."""
+    if out is not None:
+        raise TypeError("jit: numpy.choose(out=...) is not supported on traced arrays")
+    if mode not in ("raise", "wrap", "clip"):
+        raise ValueError(f"clipmode must be one of 'clip', 'raise', or 'wrap' (got {mode!r})")
+    idx = tracer(a)
+    if idx.dtype.kind not in "iub":
+        raise TypeError(f"Cannot cast array data from {idx.dtype!r} to dtype('int64') according to the rule 'safe'")
+    n = len(choices)
+    idx = P.convert(idx, np.int64)
+    if mode == "wrap":
+        idx = np.remainder(idx, n)
+    else:
+        idx = P.binary("minimum", P.binary("maximum", idx, P.scalar_like(idx, 0)), P.scalar_like(idx, n - 1))
+    vals = promote(*choices)
+    shape = np.broadcast_shapes(idx.shape, *(v.shape for v in vals))
+    idx = P.broadcast_to(idx, shape)
+    out = P.broadcast_to(vals[-1], shape)
+    for k in range(n - 2, -1, -1):
+        out = P.select(P.compare(idx, P.scalar_like(idx, k), "EQ"), P.broadcast_to(vals[k], shape), out)
+    return out
 
 
 @implements(np.where)

@@ -70,7 +70,8 @@ METHODS = {
     "argmin": reductions.argmin, "any": reductions.any_, "all": reductions.all_,
     "cumsum": reductions.cumsum, "cumprod": reductions.cumprod, "ptp": reductions.ptp,
     "clip": elementwise.clip, "round": elementwise.round_,
-    "argsort": sorting.argsort, "take": indexing_funcs.take,
+    "argsort": sorting.argsort, "take": indexing_funcs.take, "put": indexing_funcs.put,
+    "choose": indexing_funcs.choose, "searchsorted": indexing_funcs.searchsorted,
 }
 
 PROPERTIES = {
@@ -96,7 +97,7 @@ def _method(fn):
 
 
 for _name, _fn in METHODS.items():
-    setattr(Tracer, _name, _method(_fn) if _name not in ("fill", "sort", "copy") else _fn)
+    setattr(Tracer, _name, _method(_fn) if _name not in ("fill", "sort", "copy", "put") else _fn)
 for _name, _fn in PROPERTIES.items():
     setattr(Tracer, _name, property(_method(_fn)))
 for _name, (_get, _set) in ASSIGNABLE.items():
