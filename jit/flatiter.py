@@ -71,7 +71,18 @@ class FlatIter:
         return call_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        return func(*unwrap(args), **kwargs)
+        return call_function(func, args, kwargs)
+
+
+def call_function(func, args, kwargs):
+    """A NumPy function call with x.flat arguments replaced by flat copies; the functions that
+    write into their first argument refuse it, as NumPy does (the write would reach only a copy)."""
+    if args and type(args[0]) is FlatIter and func in _WRITERS:
+        raise TypeError(f"numpy.{func.__name__}: argument 1 must be an array, not x.flat (write into x)")
+    return func(*unwrap(args), **kwargs)
+
+
+_WRITERS = {np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis}
 
 
 def call_ufunc(ufunc, method: str, inputs, kwargs):

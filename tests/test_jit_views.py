@@ -205,7 +205,13 @@ def _complex_part_set(z):
     w.imag = z.imag[::-1]
     v = w[1:, ::2]
     v.imag *= 2.0                           # a part of a strided view of w
-    return w, v, v.real.reshape(-1), w.real.ravel()
+    r = w.real.reshape(-1)                  # parts have twice the strides: this reshape is a view,
+    r[0] = 11.0
+    q = w.real.ravel()                      # but they are not contiguous: ravel copies
+    q[1] = 12.0
+    s = v.real.reshape(-1)                  # a view too (NumPy's strides allow it)
+    s[-1] = 13.0
+    return w, v, r, q, s
 
 
 def _real_array_parts(x):
@@ -502,9 +508,11 @@ def test_view_or_copy_decisions_match_numpy():
     (lambda y: np.place(y, np.ones(20, bool), []), ValueError),  # nothing to insert
     (lambda y: np.fill_diagonal(y[0], 1.0), ValueError),         # needs 2-d
     (lambda y: np.fill_diagonal(np.zeros((2, 2, 3)), 1.0), ValueError),
+    (lambda y: np.copyto(y.flat, 1.0), TypeError),                # would write only a copy
+    (lambda y: np.put(y.flat, [0], 1.0), TypeError),
 ], ids=["imag setitem", "imag iadd", "imag attribute", "flat 2 indices", "flat None", "flat out of range",
         "put out of range", "put mode", "putmask size", "place empty", "fill_diagonal 1-d",
-        "fill_diagonal unequal"])
+        "fill_diagonal unequal", "copyto flat", "put flat"])
 def test_real_array_parts_and_flat_errors_match_numpy(write, error):
     def f(x):
         y = x.copy()
