@@ -186,13 +186,16 @@ def _reduceat_traced(ufunc: np.ufunc, x: Tracer, indices: Tracer, axis, dtype):
     grows = P.compare(idx, ends, "LT")          # else the segment is the one element a[idx]
 
     identity = P.constant(np.asarray(TREE_IDENTITIES[ufunc](rdt)).astype(rdt))
-    levels_n = max(int(n - 1).bit_length(), 0)
-    width = 1 << levels_n
-    level = P.pad(xt, identity, [(0, width - n, 0)] + [(0, 0, 0)] * len(rest))
+    level = xt
     levels = [level]
     while level.shape[0] > 1:
+        # an odd level's last block has no partner: it passes up as it is (a walk inside [0, n)
+        # never asks for a block past the end, so nothing is padded to a power of two)
         half = level.shape[0] // 2
-        level = op(P.slice_in_dim(level, 0, 2 * half, 0, 2), P.slice_in_dim(level, 1, 2 * half, 0, 2))
+        up = op(P.slice_in_dim(level, 0, 2 * half, 0, 2), P.slice_in_dim(level, 1, 2 * half, 0, 2))
+        if level.shape[0] % 2:
+            up = P.concatenate([up, P.slice_in_dim(level, 2 * half, 2 * half + 1, 0)], 0)
+        level = up
         levels.append(level)
 
     out_shape = (m,) + rest

@@ -1,4 +1,5 @@
-"""NumPy views of traced arrays: basic indexing, transposes and most reshapes alias their base.
+"""NumPy views of traced arrays: basic indexing, transposes, most reshapes and the ``.real`` /
+``.imag`` parts of complex arrays alias their base.
 
 A view tracer carries a ``ViewLink``: the root array it aliases (the one that owns the data), the
 chain of ``Transform`` steps from the root to the view, the root's version when the view's value
