@@ -247,25 +247,26 @@ def view_strides(index, shape, strides) -> tuple[int, ...]:
 
 def setitem(x: Tracer, index, value) -> Tracer:
     """The value of ``x`` after ``x[index] = value`` (x itself is not changed here)."""
-    val = _value(value, x.dtype)
+    val = cast_value(value, x.dtype)
     entries, newaxes = _entries(index, x.ndim)
     masks = [e for e in entries if isinstance(e, tuple)]
     if masks:
         return _set_masked(x, entries, masks, val)
-    if newaxes:
-        # dims None created have size 1: drop them from the index (the value broadcasts the same)
-        entries = [e for d, e in enumerate(entries) if d not in newaxes]
     has_adv = any(isinstance(e, _Adv) for e in entries)
     has_dyn = any(isinstance(e, _Dyn) for e in entries)
+    # the update is made on x with the size-1 dims None creates, so the value may have them
+    # anywhere (writing back through the view y[:, None] gives a value of the view's shape)
+    xe = _expand(x, newaxes)
     if not has_adv and not has_dyn:
-        return _set_static(x, entries, val)
-    if not has_adv and all(not isinstance(e, slice) or _static_slice(e, x.shape[d])[1] == 1
+        return P.reshape(_set_static(xe, entries, val), x.shape)
+    if not has_adv and all(not isinstance(e, slice) or _static_slice(e, xe.shape[d])[1] == 1
                            for d, e in enumerate(entries)):
-        return _set_dynamic(x, entries, val)
+        return P.reshape(_set_dynamic(xe, entries, val), x.shape)
     return _set_scatter(x, index, val)
 
 
-def _value(value, dtype) -> Tracer:
+def cast_value(value, dtype) -> Tracer:
+    """An assigned value as a tracer of ``dtype`` (cast unsafely, as NumPy casts in assignments)."""
     if is_tracer(value):
         return P.convert(value, dtype)
     if is_python_scalar(value):

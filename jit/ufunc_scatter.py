@@ -13,7 +13,19 @@ cannot be checked then, and their updates are dropped (XLA's scatter semantics),
 clamped position.
 
 ``ufunc.reduceat`` with indices known at trace time: each segment's first element, then the rest of
-the segment combined into it by ``ufunc.at``.
+the segment combined into it by ``ufunc.at`` (NumPy's order, so any binary ufunc is exact).
+
+With traced indices the segments are only known at run time, and they may overlap (NumPy's segment
+i is ``a[idx[i]:idx[i+1]]`` when ``idx[i] < idx[i+1]``, else just ``a[idx[i]]``; the last runs to
+the end). They are answered from a segment tree: level k holds the ufunc over aligned blocks of 2**k
+elements (built by combining neighbours of level k-1), and a segment is the combination of at most
+two blocks per level, found by the usual bottom-up walk done for all segments at once: O(n) to
+build, O(log n) gathers per segment, for associative ufuncs with an identity (the padding and the
+empty side of a walk): add, multiply, maximum, minimum, fmax, fmin and the logical and bitwise ones.
+Floating-point sums and products associate differently from NumPy's loop (within the usual
+tolerance); integer and max/min results are exact. NumPy raises IndexError for an index outside
+[0, n); a traced index cannot be checked while tracing and is clamped into [0, n - 1], as XLA clamps
+a gather's start.
 """
 from __future__ import annotations
 
@@ -92,10 +104,9 @@ def ufunc_reduceat(ufunc: np.ufunc, array, indices, axis=0, dtype=None, out=None
         raise TypeError(f"jit: {name}(out=...) is not supported on traced arrays; use the returned value")
     if ufunc.nin != 2 or ufunc.nout != 1:
         raise ValueError("reduceat only supported for binary functions")
-    if is_tracer(indices):
-        raise NotImplementedError(f"jit: {name} needs its indices known at trace time (constants or static "
-                                  f"arguments): the segments decide the scatter's layout")
     x = tracer(array)
+    if is_tracer(indices):
+        return _reduceat_traced(ufunc, x, indices, axis, dtype)
     ax = norm_axis(axis, x.ndim)
     n = x.shape[ax]
     idx = np.asarray(indices)
@@ -116,3 +127,101 @@ def ufunc_reduceat(ufunc: np.ufunc, array, indices, axis=0, dtype=None, out=None
         src = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(idx + 1, count)
         ufunc_at(ufunc, res, (slice(None),) * ax + (seg,), take(xc, src, axis=ax))
     return res
+
+
+def _lowest(dt):
+    return -np.inf if dt.kind == "f" else (False if dt.kind == "b" else np.iinfo(dt).min)
+
+
+def _highest(dt):
+    return np.inf if dt.kind == "f" else (True if dt.kind == "b" else np.iinfo(dt).max)
+
+
+# the identity of each ufunc a segment tree can combine, per result dtype
+TREE_IDENTITIES = {
+    np.add: lambda dt: 0, np.multiply: lambda dt: 1,
+    np.maximum: _lowest, np.minimum: _highest,
+    np.fmax: lambda dt: np.nan if dt.kind == "f" else _lowest(dt),
+    np.fmin: lambda dt: np.nan if dt.kind == "f" else _highest(dt),
+    np.logical_and: lambda dt: True, np.logical_or: lambda dt: False, np.logical_xor: lambda dt: False,
+    np.bitwise_and: lambda dt: True if dt.kind == "b" else -1,
+    np.bitwise_or: lambda dt: 0, np.bitwise_xor: lambda dt: 0,
+}
+
+
+def _reduceat_traced(ufunc: np.ufunc, x: Tracer, indices: Tracer, axis, dtype):
+    from .numpy_impl.common import norm_axis
+    from .numpy_impl.indexing_funcs import take
+    from .ufuncs import apply_ufunc
+    name = f"numpy.{ufunc.__name__}.reduceat"
+    if ufunc not in TREE_IDENTITIES:
+        raise NotImplementedError(
+            f"jit: {name} with traced indices is supported for {', '.join(sorted(u.__name__ for u in TREE_IDENTITIES))} "
+            f"(associative, with an identity); pass the indices as constants or static arguments for other ufuncs")
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be a 1-d array of integers, got a traced "
+                        f"{indices.dtype}{list(indices.shape)} array")
+    ax = norm_axis(axis, x.ndim)
+    n, m = x.shape[ax], indices.shape[0]
+    rdt = ufunc.reduceat(np.zeros(1, x.dtype), [0], dtype=dtype).dtype
+    # the reduced axis first: the tree's levels and the gathers work on rows
+    perm = (ax,) + tuple(d for d in range(x.ndim) if d != ax)
+    xt = P.transpose(P.convert(x, rdt), perm)
+    rest = xt.shape[1:]
+    if m == 0:
+        return P.transpose(P.full((0,) + rest, 0, rdt), _inverse(perm))
+    if n == 0:
+        raise IndexError(f"index 0 out-of-bounds in {ufunc.__name__}.reduceat [0, 0)")
+
+    def op(a, b):
+        return P.convert(apply_ufunc(ufunc, (a, b), {}), rdt)
+
+    def rows(mask, shape):
+        return P.broadcast_in_dim(mask, shape, (0,))
+
+    i64 = np.int64
+    idx = P.convert(indices, i64)
+    idx = P.binary("minimum", P.binary("maximum", idx, P.scalar_like(idx, 0)), P.scalar_like(idx, n - 1))
+    ends = P.concatenate([P.slice_in_dim(idx, 1, m, 0), P.constant(np.array([n], i64))], 0)
+    grows = P.compare(idx, ends, "LT")          # else the segment is the one element a[idx]
+
+    identity = P.constant(np.asarray(TREE_IDENTITIES[ufunc](rdt)).astype(rdt))
+    level = xt
+    levels = [level]
+    while level.shape[0] > 1:
+        # an odd level's last block has no partner: it passes up as it is (a walk inside [0, n)
+        # never asks for a block past the end, so nothing is padded to a power of two)
+        half = level.shape[0] // 2
+        up = op(P.slice_in_dim(level, 0, 2 * half, 0, 2), P.slice_in_dim(level, 1, 2 * half, 0, 2))
+        if level.shape[0] % 2:
+            up = P.concatenate([up, P.slice_in_dim(level, 2 * half, 2 * half + 1, 0)], 0)
+        level = up
+        levels.append(level)
+
+    out_shape = (m,) + rest
+    left = right = P.broadcast_to(identity, out_shape)
+    lo, hi = idx, ends
+    one = P.scalar_like(idx, 1)
+    for level in levels:
+        size = P.scalar_like(idx, level.shape[0] - 1)
+        odd_lo = P.compare(P.binary("and", lo, one), one, "EQ")
+        take_lo = P.binary("and", P.compare(lo, hi, "LT"), odd_lo)
+        got = take(level, P.binary("minimum", lo, size), axis=0)
+        left = P.select(rows(take_lo, out_shape), op(left, got), left)
+        lo = P.binary("add", lo, P.convert(take_lo, i64))
+        odd_hi = P.compare(P.binary("and", hi, one), one, "EQ")
+        take_hi = P.binary("and", P.compare(lo, hi, "LT"), odd_hi)
+        hi = P.binary("subtract", hi, P.convert(take_hi, i64))
+        got = take(level, P.binary("minimum", hi, size), axis=0)
+        right = P.select(rows(take_hi, out_shape), op(got, right), right)
+        lo = P.binary("shift-right-logical", lo, one)
+        hi = P.binary("shift-right-logical", hi, one)
+    res = P.select(rows(grows, out_shape), op(left, right), take(xt, idx, axis=0))
+    return P.transpose(res, _inverse(perm))
+
+
+def _inverse(perm):
+    inv = [0] * len(perm)
+    for k, p in enumerate(perm):
+        inv[p] = k
+    return tuple(inv)

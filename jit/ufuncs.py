@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from . import primitives as P
+from .flatiter import call_ufunc, has_flatiter
 from .promotion import is_python_scalar, ufunc_dtypes
 from .tracer import Tracer, is_tracer
 
@@ -32,6 +33,8 @@ def ufunc_rule(*ufuncs):
 # -- entry points --------------------------------------------------------------------------------------
 
 def array_ufunc(ufunc, method, inputs, kwargs):
+    if has_flatiter(inputs):            # x.flat as an operand: NumPy uses a flat copy
+        return call_ufunc(ufunc, method, inputs, kwargs)
     if method == "__call__":
         return apply_ufunc(ufunc, inputs, kwargs)
     if method == "reduce":

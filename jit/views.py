@@ -1,4 +1,5 @@
-"""NumPy views of traced arrays: basic indexing, transposes and most reshapes alias their base.
+"""NumPy views of traced arrays: basic indexing, transposes, most reshapes and the ``.real`` /
+``.imag`` parts of complex arrays alias their base.
 
 A view tracer carries a ``ViewLink``: the root array it aliases (the one that owns the data), the
 chain of ``Transform`` steps from the root to the view, the root's version when the view's value
@@ -167,9 +168,28 @@ class Reshape(Transform):
         return reshape_strides(shape, strides, self.shape)
 
 
+class ComplexPart(Transform):
+    """``z.real`` / ``z.imag`` of a complex array: the view holds one float of each complex element,
+    so its strides (counted in its own, half-size elements) are twice its base's."""
+
+    def __init__(self, part: str):
+        self.part = part
+
+    def forward(self, x):
+        return P.unary(self.part, x)
+
+    def backward(self, x, v):
+        re, im = (v, P.unary("imag", x)) if self.part == "real" else (P.unary("real", x), v)
+        return P.binary("complex", re, im)
+
+    def strides(self, shape, strides):
+        return tuple(2 * s for s in strides)
+
+
 class ReadOnly(Transform):
-    """A view NumPy marks read-only (np.diagonal, np.broadcast_to): it follows its base, and
-    writing into it is NumPy's "assignment destination is read-only" error."""
+    """A view NumPy marks read-only (np.diagonal, np.broadcast_to; ``.imag`` of a real array, which
+    is not a view in NumPy but is read-only all the same): it follows its base, and writing into it
+    is NumPy's "assignment destination is read-only" error."""
     readonly = True
 
     def __init__(self, forward, strides):
@@ -282,27 +302,59 @@ def readonly(x: Tracer, forward, strides) -> Tracer:
     return derive(x, ReadOnly(forward, strides))
 
 
+def alias(x: Tracer) -> Tracer:
+    """A view of all of x (where NumPy returns x itself from a function, e.g. np.real of a real
+    array; functions' results are new tracers, so this keeps the aliasing)."""
+    return derive(x, Reshape(x.shape))
+
+
+def real(x: Tracer) -> Tracer:
+    """``x.real``: a view of the real parts of a complex array; a real array itself."""
+    return derive(x, ComplexPart("real")) if x.dtype.kind == "c" else x
+
+
+def imag(x: Tracer) -> Tracer:
+    """``x.imag``: a view of the imaginary parts of a complex array; for a real array NumPy gives a
+    new read-only array of zeros."""
+    if x.dtype.kind == "c":
+        return derive(x, ComplexPart("imag"))
+    return readonly(x, lambda b: P.full(b.shape, 0, b.dtype), lambda shape, strides: c_strides(shape))
+
+
+def set_part(x: Tracer, part: str, value) -> None:
+    """``x.real = value`` / ``x.imag = value`` (what ``x.real += 1`` ends with: then ``value`` is the
+    view the ``+=`` already wrote through, and storing it again would change nothing)."""
+    if x.dtype.kind != "c":
+        if part == "imag":
+            raise TypeError("array does not have imaginary part to set")
+        if value is not x:
+            setitem(x, Ellipsis, value)
+        return
+    if not _is_view_of(value, x, lambda step: isinstance(step, ComplexPart) and step.part == part):
+        setitem(derive(x, ComplexPart(part)), Ellipsis, value)
+
+
 # -- writes -----------------------------------------------------------------------------------------------
 
 
 def setitem(x: Tracer, index, value) -> None:
     """``x[index] = value``."""
-    if _is_view_of(value, x, index):
+    if _is_view_of(value, x, lambda step: isinstance(step, Index) and step.same(index)):
         return
     write(x, indexing.setitem(x, index, value))
 
 
-def _is_view_of(value, x: Tracer, index) -> bool:
-    """Whether ``value`` is the view ``x[index]`` itself, so assigning it changes nothing: this is
-    the last step of ``x[i] += v`` when ``x[i]`` is a view (which the ``+=`` wrote through)."""
+def _is_view_of(value, x: Tracer, is_last) -> bool:
+    """Whether ``value`` is a view of ``x`` through one step that ``is_last`` accepts (``x[index]``,
+    ``x.real``) itself, so assigning it there changes nothing: this is the last step of
+    ``x[i] += v`` when ``x[i]`` is a view (which the ``+=`` wrote through)."""
     link = value._view if is_tracer(value) else None
-    if link is None or not isinstance(link.chain[-1], Index) or not link.chain[-1].same(index):
+    if link is None or not is_last(link.chain[-1]):
         return False
     own = x._view
     root, chain = (x, ()) if own is None else (own.root, own.chain)
     return link.root is root and len(link.chain) == len(chain) + 1 and all(
         a is b for a, b in zip(link.chain, chain))
-
 
 
 def write(t: Tracer, new: Tracer) -> Tracer:
@@ -316,8 +368,8 @@ def write(t: Tracer, new: Tracer) -> Tracer:
         t._version += 1
         return t
     if link.readonly:
-        raise TracerWriteError("assignment destination is read-only (np.diagonal and np.broadcast_to give "
-                               "read-only views, as in NumPy; copy it first to write into it)")
+        raise TracerWriteError("assignment destination is read-only (np.diagonal, np.broadcast_to and .imag "
+                               "of a real array are read-only, as in NumPy; copy it first to write into it)")
     root = link.root
     if root._readonly is not None:
         raise _argument_error(root, root._readonly)

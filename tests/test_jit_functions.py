@@ -130,7 +130,28 @@ CASES = {
     "partition": (lambda x: (np.partition(x, 2)[:, 2], np.sort(np.argpartition(x, 1)[:, :2], axis=1).shape), [F]),
     "copyto/fill_diagonal": (lambda x, y: _copyto(x, y), [F, F2]),
     "result_type/shape": (lambda x: x * (np.ndim(x) + np.size(x) + np.shape(x)[1]), [F]),
+    "index helpers": (lambda x, i: _index_helpers(x, i), [SQ, A((3,), "int32", 0, 9)]),
+    "resize/append/delete": (lambda x, v: (np.resize(x[0], (3, 5)), np.resize(x, 5), np.resize(x[:0], (2,)),
+                                           np.append(x[0], v), np.append(x, x[:1], axis=0), np.append(v, 1.0),
+                                           np.delete(x, [0, 2], axis=1), np.delete(x, slice(1, None, 3)),
+                                           np.delete(v, -1)), [F, V]),
+    "iscomplex/isreal": (lambda z, x: (np.iscomplex(z), np.isreal(z), np.iscomplex(x), np.isreal(x)),
+                         [A((4,), "complex64", -1, 1), F]),
 }
+
+
+def _index_helpers(x, i):
+    r, c = np.unravel_index(i % 16, (4, 4))
+    tail = np.unravel_index(i, (2, 2, 4), order="F")
+    flat = np.ravel_multi_index((i % 4, i), (4, 4), mode=("raise", "wrap"))
+    clipped = np.ravel_multi_index((i, i - 3), (4, 4), mode="clip", order="F")
+    d = x.copy()
+    d[np.diag_indices_from(d)] = 0.0
+    y = x.copy()
+    y.put(i, -1.0, mode="clip")
+    return (r, c, tail, flat, clipped, x[np.ix_(i % 4, [0, 2])], d, x[np.tril_indices_from(x, -1)],
+            x[np.triu_indices_from(x, 1)], np.choose(i % 3, [x[0, :3], 7.0, x[1, :3]]),
+            i.choose([x[2, :3], x[3, :3]], mode="wrap"), y, np.sort(x[0]).searchsorted(0.5))
 
 
 def _sorted_copy(x):

@@ -1,5 +1,6 @@
 """@jit and ufunc.at / ufunc.reduceat: unbuffered in-place updates (repeated indices apply once per
-occurrence) with constant and traced indices, NumPy's casts, views, and the errors NumPy raises.
+occurrence) with constant and traced indices, NumPy's casts, views, and the errors NumPy raises;
+reduceat with constant and traced indices (NumPy's rule for non-increasing ones).
 Each case is run by NumPy on copies of the arguments and by @jit twice (no retrace)."""
 import numpy as np
 import pytest
@@ -92,6 +93,23 @@ def _reduceat(x):
             np.logical_or.reduceat(x > 0, [0, 3]), np.minimum.reduceat(x, [4, 0], axis=0))
 
 
+def _reduceat_traced(x, i):
+    # random indices: increasing runs, repeats and decreases (a[i] alone), overlapping segments
+    b = (x * 8).astype(np.int32)
+    return (np.add.reduceat(x, i, axis=0), np.maximum.reduceat(x, i % 4, axis=1),
+            np.minimum.reduceat(x[:, 0], i), np.multiply.reduceat(b, i, axis=0),
+            np.logical_and.reduceat(x > -1, i), np.logical_or.reduceat(x > 1, i % 4, axis=-1),
+            np.bitwise_xor.reduceat(b.astype(np.int16), i, axis=0), np.bitwise_and.reduceat(b, i),
+            np.add.reduceat(x > 0, i),                      # bool sums count (int64), as NumPy's
+            np.add.reduceat(b, i, dtype=np.int8),           # wraps in the requested dtype
+            np.fmax.reduceat(np.where(x > 1, np.nan, x), i), np.maximum.reduceat(np.where(x > 1, np.nan, x), i),
+            np.multiply.reduceat(x, i[:1]))
+
+
+def _reduceat_traced_3d(x, i):
+    return np.add.reduceat(x, i, axis=1), np.minimum.reduceat(x, i % 3, axis=0)
+
+
 CASES = {
     "binary ufuncs, constant indices": (_binary_constant_indices, [X]),
     "traced indices": (_traced_indices, [X, IDX, A((7,), "float32")]),
@@ -101,6 +119,8 @@ CASES = {
     "into views": (_into_views, [X, IDX]),
     "index forms": (_index_forms, [X, IDX]),
     "reduceat": (_reduceat, [X]),
+    "reduceat, traced indices": (_reduceat_traced, [X, A((6,), "int32", 0, 5)]),
+    "reduceat, traced indices, 3-d": (_reduceat_traced_3d, [A((3, 7, 2), "float64"), A((9,), "int64", 0, 7)]),
 }
 
 
@@ -113,6 +133,33 @@ def test_ufunc_at_matches_numpy(name):
 def test_ufunc_at_on_the_compiled_cpu_backend():
     check(_traced_indices, [X, IDX, A((7,), "float32")], backend="cpu")
     check(_casts, [X, IDX], backend="cpu")       # combiners the native scatter does not know
+    check(_reduceat_traced_3d, [A((3, 7, 2), "float64"), A((9,), "int64", 0, 7)], backend="cpu")
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 16, 17, 100])
+def test_traced_reduceat_over_many_segmentings_matches_numpy(n):
+    """Every kind of segment (lengths 1 to n, overlapping, at the ends of the tree's blocks) for
+    lengths around powers of two; integers, so the tree's association must be exact."""
+    f = jit(lambda x, i: (np.add.reduceat(x, i), np.maximum.reduceat(x, i)), backend="interpreter")
+    rng = np.random.default_rng(n)
+    for _ in range(4):
+        x = rng.integers(-1000, 1000, n).astype(np.int64)
+        i = rng.integers(0, n, 12)
+        i[:4] = np.sort(i[:4])
+        got = f(x, i)
+        assert_same(got[0], np.add.reduceat(x, i))
+        assert_same(got[1], np.maximum.reduceat(x, i))
+    assert f.trace_count == 1
+
+
+def test_traced_reduceat_clamps_out_of_range_indices():
+    def f(x, i):
+        return np.add.reduceat(x, i)
+    x = np.arange(1.0, 7.0, dtype=np.float32)
+    i = np.array([-3, 2, 9, 4])
+    with pytest.raises(IndexError):                # NumPy checks; a traced index cannot be checked
+        f(x, i)
+    assert_same(jit(f, backend="interpreter")(x, i), np.add.reduceat(x, np.clip(i, 0, x.size - 1)))
 
 
 def test_traced_out_of_range_indices_are_dropped():
@@ -164,8 +211,8 @@ def test_targets_that_cannot_be_written():
         jit(lambda x: np.add.at(x, [0], 1.0), backend="interpreter")(x)
     with pytest.raises(TypeError, match="np.zeros_like"):   # a NumPy array cannot hold traced values
         jit(lambda x: np.add.at(np.zeros(4, np.float32), [0], x[0]), backend="interpreter")(x)
-    with pytest.raises(NotImplementedError, match="trace time"):
-        jit(lambda x, i: np.add.reduceat(x, i), backend="interpreter")(x, np.array([0, 2]))
+    with pytest.raises(NotImplementedError, match="traced indices.*constants"):   # not associative
+        jit(lambda x, i: np.subtract.reduceat(x, i), backend="interpreter")(x, np.array([0, 2]))
 
 
 def test_lowering_is_one_scatter_with_the_ufunc_as_combiner():

@@ -11,6 +11,9 @@ from jit.testing import A, check
 
 X = A((4, 5), "float32")
 X3 = A((3, 4, 5), "float32")
+Z = A((4, 5), "complex64")
+Z128 = A((3, 4), "complex128")
+MASK = A((4, 5), "bool")
 
 
 def _slice_view(x):
@@ -184,6 +187,98 @@ def _diagonal_follows_base(x):
     return d, b
 
 
+def _complex_parts(z):
+    w = z.copy()
+    w.real[0] = 5.0                         # through a view of the real parts
+    w.imag += 1.0                           # the += writes through; the store back is a no-op
+    r = w.real                              # follows later writes
+    w.imag[:, 1] = w.real[:, 1] * 2.0
+    w.T.imag[0] = -1.0                      # a part of a transposed view
+    p = np.real(w)                          # np.real is w.real: a view too
+    p[3] = 0.5
+    return w, r, p, np.imag(w)
+
+
+def _complex_part_set(z):
+    w = z.copy()
+    w.real = 3.0                            # attribute assignment broadcasts, as in NumPy
+    w.imag = z.imag[::-1]
+    v = w[1:, ::2]
+    v.imag *= 2.0                           # a part of a strided view of w
+    r = w.real.reshape(-1)                  # parts have twice the strides: this reshape is a view,
+    r[0] = 11.0
+    q = w.real.ravel()                      # but they are not contiguous: ravel copies
+    q[1] = 12.0
+    s = v.real.reshape(-1)                  # a view too (NumPy's strides allow it)
+    s[-1] = 13.0
+    return w, v, r, q, s
+
+
+def _real_array_parts(x):
+    y = x.copy()
+    r = y.real                              # y itself
+    r[0] = 7.0
+    y.real += 1.0
+    q = np.real(y)                          # np.real of a real array is the array: writes reach y
+    q[1, 1] = -3.0
+    i = y.imag                              # read-only zeros of y's shape and dtype
+    return y, r, q, i, np.imag(y[::2]), (y > 0).imag
+
+
+def _flat_reads(x, i):
+    v = x[1:, ::2].T                        # a strided, transposed view: C order of its own shape
+    return (v.flat[3], v.flat[-1], v.flat[1:7:2], v.flat[[5, 0, 0]], v.flat[i], v.flat[...],
+            v.flat[np.arange(9).reshape(3, 3)], np.sum(v.flat), np.add(v.flat, 1.0), len(v.flat),
+            v.flat.copy(), [e for e in x[0].flat])
+
+
+def _flat_writes(x, i, m):
+    y = x.copy()
+    v = y[::-1, 1::2]
+    v.flat[[0, 3, 3]] = [10.0, 20.0]        # values repeat: 10, 20, 10 (the last write wins)
+    v.flat[5:] = -1.0
+    v.flat[i % 8] = 100.0
+    w = y.T[:2]
+    w.flat[::3] = [1.0, 2.0, 3.0, 4.0, 5.0]  # more values than elements: the first are used
+    t = y[2]
+    t.flat = [7.0, 8.0]                     # x.flat = values: every element, values repeated
+    k = x.copy()
+    k.flat[m.ravel()] = [1.0, 2.0, 3.0]     # a traced mask: k-th selected element takes values[k % 3]
+    k.flat[[]] = 5.0
+    return y, v, w, t, k
+
+
+def _put_place_putmask(x, i, m):
+    y = x.copy()
+    np.put(y, [0, 5, -1], [7.0, 8.0])
+    np.put(y, i, 100.0, mode="wrap")
+    np.put(y[:, 1:], i, [1.0, 2.0, 3.0], mode="clip")     # into a strided view
+    z = x.copy()
+    np.putmask(z, z > 0.5, [1.0, 2.0, 3.0])               # the value follows the position
+    np.putmask(z.T, m.T, -5.0)
+    w = x.copy()
+    np.place(w, m, [-1.0, -2.0, -3.0])                     # the value follows the count
+    np.place(w[::2], [[True, False, True, False, True]] * 2, [9.0])
+    n = (x * 10).astype(np.int32)
+    np.put(n, [1, 2], 2.7)                                 # unsafe casts, as NumPy's put
+    np.putmask(n, m, 1.9)
+    return y, z, w, n
+
+
+def _fill_diagonal(x):
+    d = np.zeros_like(x)
+    np.fill_diagonal(d, [1.0, 2.0])                        # values repeat along the diagonal
+    e = np.zeros_like(x, shape=(7, 3))
+    np.fill_diagonal(e, x[0, :2], wrap=True)               # tall: restarts below the square
+    f = np.zeros_like(x, shape=(7, 3))
+    np.fill_diagonal(f, 4.0)
+    c = np.zeros((3, 3, 3), np.int32)
+    np.fill_diagonal(c, 7)
+    g = x.copy()
+    np.fill_diagonal(g[:, ::-1], x[1])                     # through a view
+    return d, e, f, c, g
+
+
 CASES = {
     "slice view": (_slice_view, [X]),
     "row view cleared": (_row_cleared, [X]),
@@ -203,6 +298,13 @@ CASES = {
     "copy of a view": (_write_through_then_copy, [X]),
     "atleast_nd": (_atleast, [X]),
     "read-only views follow the base": (_diagonal_follows_base, [X]),
+    "complex parts": (_complex_parts, [Z]),
+    "complex parts set": (_complex_part_set, [Z128]),
+    "parts of real arrays": (_real_array_parts, [X]),
+    "flat reads": (_flat_reads, [X, A((4,), "int32", -9, 9)]),
+    "flat writes": (_flat_writes, [X, A((3,), "int32", -8, 8), MASK]),
+    "put, place, putmask": (_put_place_putmask, [X, A((3,), "int32", -40, 40), MASK]),
+    "fill_diagonal": (_fill_diagonal, [X]),
 }
 
 
@@ -215,6 +317,8 @@ def test_views_match_numpy(name):
 def test_views_on_the_compiled_cpu_backend():
     check(_chain_write, [X], backend="cpu")
     check(_traced_row, [X, A((1,), "int32", -4, 4)], backend="cpu")
+    check(_complex_parts, [Z], backend="cpu")
+    check(_flat_writes, [X, A((3,), "int32", -8, 8), MASK], backend="cpu")
 
 
 def test_view_read_inside_a_loop_after_a_write():
@@ -386,3 +490,112 @@ def test_view_or_copy_decisions_match_numpy():
             assert ours is not None, (a.shape, strides, shape)
             want = tuple(s // item for s in b.strides)
             assert all(n == 1 or o == w for n, o, w in zip(shape, ours, want)), (a.shape, strides, shape)
+
+
+# -- .real / .imag and .flat: errors NumPy raises, and what the HLO holds ------------------------------
+
+
+@pytest.mark.parametrize("write, error", [
+    (lambda y: y.imag.__setitem__(0, 1.0), ValueError),          # read-only zeros
+    (lambda y: y.imag.__iadd__(1.0), ValueError),
+    (lambda y: setattr(y, "imag", 1.0), TypeError),              # "no imaginary part to set"
+    (lambda y: y.flat.__setitem__((0, 1), 1.0), IndexError),     # the flat iterator is 1-d
+    (lambda y: y.flat.__getitem__(None), IndexError),
+    (lambda y: y.flat.__getitem__(20), IndexError),
+    (lambda y: np.put(y, [20], 1.0), IndexError),
+    (lambda y: np.put(y, [0], 1.0, mode="bad"), ValueError),
+    (lambda y: np.putmask(y, [True, False], 1.0), ValueError),   # mask and data sizes differ
+    (lambda y: np.place(y, np.ones(20, bool), []), ValueError),  # nothing to insert
+    (lambda y: np.fill_diagonal(y[0], 1.0), ValueError),         # needs 2-d
+    (lambda y: np.fill_diagonal(np.zeros((2, 2, 3)), 1.0), ValueError),
+    (lambda y: np.copyto(y.flat, 1.0), TypeError),                # would write only a copy
+    (lambda y: np.put(y.flat, [0], 1.0), TypeError),
+], ids=["imag setitem", "imag iadd", "imag attribute", "flat 2 indices", "flat None", "flat out of range",
+        "put out of range", "put mode", "putmask size", "place empty", "fill_diagonal 1-d",
+        "fill_diagonal unequal", "copyto flat", "put flat"])
+def test_real_array_parts_and_flat_errors_match_numpy(write, error):
+    def f(x):
+        y = x.copy()
+        write(y)
+        return y
+    with pytest.raises(error):
+        f(np.ones((4, 5)))
+    with pytest.raises(error):
+        jit(f, backend="interpreter")(np.ones((4, 5), np.float32))
+
+
+def test_writing_complex_parts_of_an_argument_is_an_error():
+    def f(z):
+        z.imag[0] = 1.0
+        return z
+    with pytest.raises(TracerWriteError, match="argument z"):
+        jit(f, backend="interpreter")(np.ones((2, 3), np.complex64))
+
+
+def test_inplace_operator_on_a_complex_part_writes_once():
+    def f(z):
+        w = z.copy()
+        w.imag += 2.0                       # w.imag = (w.imag += 2.0): the store back is a no-op
+        w.real *= 3.0
+        return w
+    text = _lowered_text(f, np.ones((4, 5), np.complex64))
+    assert text.count(" complex(") == 2, text  # one write per in-place operator
+    assert text.count(" imag(") + text.count(" real(") == 4, text   # each read once, and the kept part
+
+
+def _strided_chain(rng, ndim):
+    """A random chain of slicing (steps, negative steps, ints, None) and transposes, as steps
+    replayable on a NumPy array and on a tracer alike."""
+    steps, shape = [], (6, 5, 4)[:ndim]
+    for _ in range(rng.integers(1, 4)):
+        if rng.random() < 0.4 and len(shape) > 1:
+            perm = tuple(int(p) for p in rng.permutation(len(shape)))
+            steps.append(("T", perm))
+            shape = tuple(shape[p] for p in perm)
+        else:
+            index, new = [], []
+            for n in shape:
+                r = rng.random()
+                if r < 0.15 and len(shape) > 1:
+                    index.append(int(rng.integers(0, n)))
+                    continue
+                lo, step = int(rng.integers(0, max(n // 2, 1))), int(rng.choice([1, 2, -1, -2]))
+                s = slice(lo, None, step) if step > 0 else slice(n - 1 - lo, None, step)
+                index.append(s)
+                new.append(len(range(*s.indices(n))))
+            if rng.random() < 0.2:
+                k = int(rng.integers(0, len(index) + 1))
+                new.insert(sum(isinstance(e, slice) for e in index[:k]), 1)
+                index.insert(k, None)
+            steps.append(("I", tuple(index)))
+            shape = tuple(new)
+    return steps
+
+
+def _replay(a, steps):
+    for kind, arg in steps:
+        a = a.transpose(arg) if kind == "T" else a[arg]
+    return a
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_flat_on_random_strided_views_matches_numpy(seed):
+    rng = np.random.default_rng(seed)
+    ndim = int(rng.integers(1, 4))
+    steps = _strided_chain(rng, ndim)
+    size = _replay(np.zeros((6, 5, 4)[:ndim]), steps).size
+    if size == 0:
+        steps = []
+        size = int(np.prod((6, 5, 4)[:ndim]))
+    picks = rng.integers(-size, size, int(rng.integers(1, 6)))
+    start, step = int(rng.integers(0, size)), int(rng.integers(1, 4))
+    nvals = int(rng.integers(1, 4))
+
+    def f(x, i, vals):
+        y = x.copy()
+        v = _replay(y, steps)
+        before = v.flat[picks]
+        v.flat[start::step] = vals[:nvals]   # values repeated over the selected elements
+        v.flat[i] = -vals[0]
+        return y, v, before, v.flat[::-1], v.flat[i]
+    check(f, [A((6, 5, 4)[:ndim], "float32"), A((3,), "int64", -size, size), A((3,), "float32")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import primitives as P
+from .. import views
 from ..promotion import result_type
 from ..tracer import Tracer, is_tracer
 from .common import norm_axis, operand, promote_broadcast, static_int, strong, tracer
@@ -108,14 +109,14 @@ def array_equal(a1, a2, equal_nan=False):
 
 @implements(np.real)
 def real(val):
+    """NumPy returns ``val.real``: a view of a complex array's real parts, a real array itself."""
     t = tracer(val)
-    return P.unary("real", t) if t.dtype.kind == "c" else t
+    return views.real(t) if t.dtype.kind == "c" else views.alias(t)
 
 
 @implements(np.imag)
 def imag(val):
-    t = tracer(val)
-    return P.unary("imag", t) if t.dtype.kind == "c" else P.scalar_like(t, 0)
+    return views.imag(tracer(val))
 
 
 @implements(np.angle)
@@ -249,6 +250,24 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 def np_result_type(*arrays_and_dtypes):
     return result_type(*(operand(x) if not isinstance(x, (np.dtype, type, str)) else np.dtype(x)
                          for x in arrays_and_dtypes))
+
+
+@implements(np.iscomplex)
+def iscomplex(x):
+    t = tracer(x)
+    if t.dtype.kind != "c":
+        return P.full(t.shape, False, bool)
+    im = P.unary("imag", t)
+    return P.compare(im, P.scalar_like(im, 0), "NE")
+
+
+@implements(np.isreal)
+def isreal(x):
+    t = tracer(x)
+    if t.dtype.kind != "c":
+        return P.full(t.shape, True, bool)
+    im = P.unary("imag", t)
+    return P.compare(im, P.scalar_like(im, 0), "EQ")
 
 
 @implements(np.iscomplexobj)

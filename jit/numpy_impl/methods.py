@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import primitives as P
 from .. import views
+from ..flatiter import FlatIter
 from ..tracer import Tracer
 from . import elementwise, indexing_funcs, linalg, reductions, shapes, sorting
 from .registry import fresh_results
@@ -69,15 +70,21 @@ METHODS = {
     "argmin": reductions.argmin, "any": reductions.any_, "all": reductions.all_,
     "cumsum": reductions.cumsum, "cumprod": reductions.cumprod, "ptp": reductions.ptp,
     "clip": elementwise.clip, "round": elementwise.round_,
-    "argsort": sorting.argsort, "take": indexing_funcs.take,
+    "argsort": sorting.argsort, "take": indexing_funcs.take, "put": indexing_funcs.put,
+    "choose": indexing_funcs.choose, "searchsorted": indexing_funcs.searchsorted,
 }
 
 PROPERTIES = {
     "T": lambda self: shapes.transpose(self),
     "mT": lambda self: shapes.swapaxes(self, -1, -2),
-    "real": lambda self: elementwise.real(self),
-    "imag": lambda self: elementwise.imag(self),
-    "flat": lambda self: shapes.ravel(self),
+}
+
+# properties that are views or iterators of self (x.real of a real array is x itself) and can be
+# assigned to, as in NumPy: (getter, setter), not passed through fresh_results
+ASSIGNABLE = {
+    "real": (views.real, lambda self, v: views.set_part(self, "real", v)),
+    "imag": (views.imag, lambda self, v: views.set_part(self, "imag", v)),
+    "flat": (FlatIter, lambda self, v: FlatIter(self).__setitem__(Ellipsis, v)),
 }
 
 
@@ -90,6 +97,8 @@ def _method(fn):
 
 
 for _name, _fn in METHODS.items():
-    setattr(Tracer, _name, _method(_fn) if _name not in ("fill", "sort", "copy") else _fn)
+    setattr(Tracer, _name, _method(_fn) if _name not in ("fill", "sort", "copy", "put") else _fn)
 for _name, _fn in PROPERTIES.items():
     setattr(Tracer, _name, property(_method(_fn)))
+for _name, (_get, _set) in ASSIGNABLE.items():
+    setattr(Tracer, _name, property(_get, _set))

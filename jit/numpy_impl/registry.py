@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..flatiter import FlatIter, call_function
+
 FUNCTIONS: dict[Callable, Callable] = {}
 
 
@@ -35,6 +37,8 @@ def function_name(func) -> str:
 
 
 def dispatch(func, types, args, kwargs):
+    if FlatIter in types:               # x.flat given to a function: NumPy passes a flat copy
+        return call_function(func, args, kwargs)
     impl = FUNCTIONS.get(func)
     if impl is None:
         raise NotImplementedError(

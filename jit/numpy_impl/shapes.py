@@ -429,6 +429,42 @@ def repeat(a, repeats, axis=None):
     return take(x, idx, axis=ax)
 
 
+@implements(np.resize)
+def resize(a, new_shape):
+    """The elements in C order, repeated (or cut) to fill ``new_shape``; zeros from an empty array."""
+    x = tracer(a)
+    shape = _shape_arg(new_shape)
+    if any(n < 0 for n in shape):
+        raise ValueError("all elements of `new_shape` must be non-negative")
+    size = math.prod(shape)
+    if x.size == 0 or size == 0:
+        return P.full(shape, 0, x.dtype)
+    from ..flatiter import cycled
+    return P.reshape(cycled(x, x.dtype, size), shape)
+
+
+@implements(np.append)
+def append(arr, values, axis=None):
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], axis=0)
+    return concatenate([arr, values], axis=axis)
+
+
+@implements(np.delete)
+def delete(arr, obj, axis=None):
+    """The elements left after removing ``obj`` (known at trace time: it decides the shape)."""
+    x = tracer(arr)
+    if axis is None:
+        x, axis = P.reshape(x, (x.size,)), 0
+    ax = norm_axis(axis, x.ndim)
+    if is_tracer(obj):
+        raise TypeError("jit: numpy.delete needs the positions to delete known at trace time (the result's "
+                        "size depends on them)")
+    keep = np.delete(np.arange(x.shape[ax]), obj)          # NumPy's own rules and errors for obj
+    from .indexing_funcs import take
+    return take(x, keep, axis=ax)
+
+
 @implements(np.pad)
 def pad(array, pad_width, mode="constant", **kwargs):
     x = tracer(array)
