@@ -331,3 +331,44 @@ ENTRY main {
 def _address(kernel) -> int:
     import ctypes
     return ctypes.cast(kernel._fn, ctypes.c_void_p).value
+
+
+def test_large_kernels_are_called_as_builtins_that_release_the_gil():
+    """NativeKernel.call (pyentry's "_pyn" entry): a builtin like call_holding_gil, but another
+    Python thread runs while the kernel does."""
+    import threading
+    import types
+    exe = xla_runtime.Client("cpu").compile("""HloModule big
+ENTRY main {
+  x = f64[4000000] parameter(0)
+  s = f64[4000000] sine(x)
+  ROOT e = f64[4000000] exponential(s)
+}""")
+    (node,) = exe.program.graph.nodes
+    call = node.fn.call
+    assert isinstance(call, types.BuiltinFunctionType) and call is not node.fn.call_holding_gil
+    x = np.linspace(-3, 3, 4_000_000)
+    out = np.zeros_like(x)
+    from time import perf_counter
+
+    def longest_stall(kernel_call) -> float:
+        """The longest stretch this thread could not run Python, relative to the kernel's time."""
+        span, ticks, done = [], [], threading.Event()
+
+        def run():
+            span.append(perf_counter())
+            kernel_call(x, out, 0, x.size)
+            span.append(perf_counter())
+            done.set()
+        t = threading.Thread(target=run)
+        t.start()
+        while not done.is_set():       # this thread runs Python only while it holds the GIL
+            ticks.append(perf_counter())
+        t.join()
+        ticks = [span[0]] + [s for s in ticks if span[0] < s < span[1]] + [span[1]]
+        return max(b - a for a, b in zip(ticks, ticks[1:])) / (span[1] - span[0])
+    assert longest_stall(call) < 0.5
+    assert longest_stall(node.fn.call_holding_gil) > 0.5        # the contrast: nothing runs meanwhile
+    np.testing.assert_allclose(out, np.exp(np.sin(x)), rtol=1e-14)
+    with pytest.raises(TypeError, match="start, stop"):
+        call(x, out, 0)

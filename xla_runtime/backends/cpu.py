@@ -88,8 +88,11 @@ class KernelNode(ArenaNode):
         self.plain_slots = tuple(slot for slot, *_ in self.inputs) if plain else None
         self.plain_scalars = tuple(k for k, (_, _, scalar, _) in enumerate(self.inputs) if scalar)
         self.scalar_result = not self.out_specs[0][0] if self.out_specs else False
-        # a kernel of a few µs runs holding the GIL (see NativeKernel.call_holding_gil)
-        self.call = fn.call_holding_gil if nbytes <= HOLD_GIL_BYTES and hasattr(fn, "call_holding_gil") else fn
+        # a kernel of a few µs runs holding the GIL (see NativeKernel.call_holding_gil); others
+        # and the parts of split ones release it (NativeKernel.call)
+        self.release_call = getattr(fn, "call", fn)
+        self.call = fn.call_holding_gil if nbytes <= HOLD_GIL_BYTES and hasattr(fn, "call_holding_gil") \
+            else self.release_call
 
     def prepare(self, frame: Frame, outs: list | None = None):
         """(kernel, its array arguments, the output arrays) for one execution (``outs``: arrays
@@ -109,7 +112,7 @@ class KernelNode(ArenaNode):
         if outs is None:
             outs = [self.new_output(frame, k) for k in range(len(self.out_specs))]
         args += [o.view(np.uint16) if narrow else o for o, narrow in zip(outs, self.out_narrow)]
-        return self.fn, args, outs
+        return self.release_call, args, outs
 
     def run(self, frame: Frame):
         if self.plain_slots is not None:       # the per-call path of small programs: keep it lean
