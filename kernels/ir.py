@@ -294,6 +294,13 @@ class Kernel:
         return {k for k, idx in seen.items() if idx == {here} and self.inputs[k].shape == out.shape
                 and _width(self.inputs[k].dtype) == _width(out.dtype)}
 
+    def reads_rows_by_outer(self, k: int) -> bool:
+        """Whether every read of input ``k`` takes its leading index from the leading outer index
+        (and inner ones) alone: step i of the kernel reads only a block of the input's leading
+        rows, and later steps later rows (``cpu/lockstep``)."""
+        loads = [e for root in self.expressions() for e in root.walk() if e.kind == "load" and e.attr == k]
+        return bool(loads) and all(e.args and _outer_dims(e.args[0]) == {0} for e in loads)
+
     def reads_at_output_element(self, k: int) -> bool:
         """Whether input ``k`` is read only at the element (in row-major order) that the single
         output is written at: the same test as ``aliasable_inputs`` for an input of another shape
@@ -398,3 +405,7 @@ def _width(dtype: str) -> int:
 def _require(cond: bool, message: str) -> None:
     if not cond:
         raise ValueError(f"invalid kernel: {message}")
+
+
+def _outer_dims(e: Expr) -> set:
+    return {n.attr for n in e.walk() if n.kind == "outer"}

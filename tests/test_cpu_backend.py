@@ -801,3 +801,44 @@ ENTRY main {
     x = np.arange(64, dtype=np.float32)
     (r,) = exe.execute(x)
     assert r.shape == () and np.asarray(r).shape == () and float(np.asarray(r)) == x.sum()
+
+
+def test_a_row_sum_and_a_column_max_of_one_array_read_it_in_one_pass():
+    """The column max is split into row blocks beside the row sum, and the two kernels run block
+    by block in one node (LockstepNode): same results, NaN and signed zeros included."""
+    from xla_runtime.cpu.lockstep import LockstepNode
+    text = """HloModule m
+add {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT ab = f32[] add(a, b)
+}
+mx {
+  p = f32[] parameter(0)
+  q = f32[] parameter(1)
+  ROOT pq = f32[] maximum(p, q)
+}
+ENTRY main {
+  x = f32[2048,1024] parameter(0)
+  zero = f32[] constant(0)
+  ninf = f32[] constant(-inf)
+  s = f32[2048] reduce(x, zero), dimensions={1}, to_apply=add
+  c = f32[1024] reduce(x, ninf), dimensions={0}, to_apply=mx
+  ROOT t = (f32[2048], f32[1024]) tuple(s, c)
+}"""
+    exe = cpu(text)
+    (lock,) = [n for n in exe.program.graph.nodes if isinstance(n, LockstepNode)]
+    row, blocked = lock.kernels
+    assert lock.steps == 2048 // 64 and lock.per_step == [64, 1]
+    final = [k for k in exe.program.kernels.values() if k.outer == (1024,) and k.schedule == "column"]
+    assert final and not final[0].reads_rows_by_outer(0)     # a plain column reduce reads by inner index
+    x = np.random.default_rng(5).standard_normal((2048, 1024)).astype(np.float32)
+    x[100, 7] = np.nan
+    x[:, 9] = -0.0
+    x[2000, 9] = 0.0
+    want = [np.asarray(o) for o in xla_runtime.Client("interpreter").compile(text).execute(x)]
+    for _ in range(2):
+        s, c = (np.asarray(o) for o in exe.execute(x))
+        np.testing.assert_allclose(s, want[0], rtol=1e-5, atol=1e-4)
+        np.testing.assert_array_equal(c, want[1])
+        assert np.isnan(c[7]) and c[9] == 0 and not np.signbit(c[9])

@@ -317,3 +317,38 @@ def test_division_by_a_broadcast_rounds_as_xla_does():
               .execute(x, s)]
     np.testing.assert_array_equal(got, np.asarray(f(x, s)))
     assert not np.array_equal(got, x / s[:, None])      # plain division rounds differently here
+
+
+def _reductions_module(combiner: str, rows: int = 512, cols: int = 2048, sibling: bool = True) -> str:
+    sib = "  s = f32[%d] reduce(x, zero), dimensions={1}, to_apply=add\n" % rows if sibling else ""
+    root = "(f32[%d], f32[%d]) tuple(s, c)" % (rows, cols) if sibling else "f32[%d] copy(c)" % cols
+    return f"""HloModule m
+add {{
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT ab = f32[] add(a, b)
+}}
+comb {{
+  p = f32[] parameter(0)
+  q = f32[] parameter(1)
+  ROOT pq = f32[] {combiner}(p, q)
+}}
+ENTRY main {{
+  x = f32[{rows},{cols}] parameter(0)
+  zero = f32[] constant(0)
+{sib}  c = f32[{cols}] reduce(x, zero), dimensions={{0}}, to_apply=comb
+  ROOT t = {root}
+}}"""
+
+
+def test_a_column_reduction_beside_a_row_reduction_is_split_into_row_blocks():
+    from xla_runtime.passes.reduce_split import SplitColumnReduce
+    x = np.random.default_rng(4).standard_normal((512, 2048)).astype(np.float32)
+    m, changed = check_pass(SplitColumnReduce(), _reductions_module("maximum"), x)   # max: exact either way
+    blocked = [i for i in m.entry.instructions if i.opcode == "reduce" and i.shape.rank == 2]
+    assert changed and len(blocked) == 1
+    assert blocked[0].shape.dims == (512 // 32, 2048) and blocked[0].attr("dimensions") == (1,)   # 32 rows: 256 KiB
+    # no row-wise sibling, or a combiner whose result depends on the order: left alone
+    for text in (_reductions_module("maximum", sibling=False), _reductions_module("subtract")):
+        m = load_module(text)
+        assert not SplitColumnReduce().run(m)

@@ -28,6 +28,7 @@ from ..cpu.dot import SPLIT_FLOPS as DOT_SPLIT_FLOPS
 from ..cpu.dot import BatchChainNode, DotEpilogueNode, DotNode, chain_fits, epilogue_fits
 from ..cpu.parallel import run_split
 from ..cpu.fusion import Fusion
+from ..cpu.lockstep import LockstepNode, lockstep_fits
 from ..cpu.multi_output import MultiOutputFusion
 from ..cpu.lower import CannotLower, lower_fusion
 from ..executor import BufferSlice, Frame
@@ -36,6 +37,7 @@ from ..interpreter import Interpreter, check_supported
 from ..ops.registry import lowering
 from ..passes import DCE, PassManager, RemoveDeadComputations, simplification_pipeline
 from ..passes.dot_sum import DotSumMerge
+from ..passes.reduce_split import SplitColumnReduce
 from . import register_backend
 from .interpreter import InstructionNode, InterpreterProgram, Lowering, _nbytes
 from .slots import leaves
@@ -53,6 +55,7 @@ def cpu_pipeline(dump_after: str | None = None, dump_to=None) -> PassManager:
     return PassManager("cpu", [
         simplification_pipeline(),
         DotSumMerge(),
+        SplitColumnReduce(),
         Fusion(),
         DCE(),
         MultiOutputFusion(),       # reads user counts: after DCE has dropped the fused members
@@ -204,6 +207,38 @@ def _chain_batched_dots(nodes: list, result_slots: set) -> None:
     nodes[:] = [n for n in nodes if n is not None]
 
 
+def _input_bytes(node) -> dict[int, int]:
+    """{slot: bytes} of a kernel node's array operands."""
+    return {slot: math.prod(buf.shape) * np.dtype(buf.dtype).itemsize
+            for (slot, *_), buf in zip(node.inputs, node.kernel.inputs) if slot is not None}
+
+
+def _lockstep_siblings(nodes: list) -> None:
+    """Merge pairs of independent kernels that read the same large array into LockstepNodes
+    (in place; at the later one's position, when nothing in between reads the earlier one)."""
+    i = 0
+    while i < len(nodes):
+        a = nodes[i]
+        if isinstance(a, KernelNode):
+            shared_in = _input_bytes(a)
+            a_out = {w.buffer for w in a.writes}
+            for j in range(i + 1, len(nodes)):
+                b = nodes[j]
+                if any(r.buffer in a_out for r in b.reads) and not isinstance(b, KernelNode):
+                    break
+                if not isinstance(b, KernelNode):
+                    continue
+                shared = [(n, slot) for slot, n in _input_bytes(b).items() if slot in shared_in]
+                if shared and lockstep_fits(a, b, max(shared)[1], max(shared)[0]):
+                    nodes[j] = LockstepNode([a, b])
+                    del nodes[i]
+                    i -= 1
+                    break
+                if any(r.buffer in a_out for r in b.reads):
+                    break
+        i += 1
+
+
 def _splits_blas(node) -> bool:
     if isinstance(node, BatchChainNode):
         return node.flops >= DOT_SPLIT_FLOPS
@@ -223,6 +258,7 @@ class CpuLowering(Lowering):
         results = leaves(root)
         _fuse_epilogues(nodes, set(results))
         _chain_batched_dots(nodes, set(results))
+        _lockstep_siblings(nodes)
         if comp is self.program.module.entry:
             # results computed straight into fresh arrays by kernels or BLAS, each in its own
             # slot, need none of the copying checks of Program.results
@@ -335,7 +371,7 @@ class CpuProgram(InterpreterProgram):
 
     def _set_numpy_nodes(self):
         def native(graph):
-            return all(isinstance(n, (KernelNode, DotNode, DotEpilogueNode, BatchChainNode)) or n.kind == "bookkeeping" or
+            return all(isinstance(n, (KernelNode, DotNode, DotEpilogueNode, BatchChainNode, LockstepNode)) or n.kind == "bookkeeping" or
                        (n.nested_graphs() and all(native(g) for g in n.nested_graphs())) for n in graph.nodes)
         self.numpy_nodes = not native(self.graph)
 
