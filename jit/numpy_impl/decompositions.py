@@ -138,22 +138,41 @@ def _lu(a: Tracer) -> tuple[Tracer, Tracer, Tracer]:
 
 
 def _permutation(piv: Tracer, m: int) -> Tracer:
-    """The row permutation (s32[..., m]) that LAPACK's sequence of swaps ``piv`` applies."""
-    from ..control import fori_loop
+    """The row permutation (s32[..., m]) that LAPACK's sequence of swaps ``piv`` (0-based, step j
+    swaps rows j and piv[j] >= j) applies, without a loop over the steps: a loop pays a few nodes
+    per step, more than getrf itself at n = 512.
+
+    Step j fixes position j for good, so position q < k ends with what stood at piv[q] before step
+    q: what the last earlier step with the same pivot left there, else row piv[q] itself; a
+    position q >= k ends with what the last step with pivot q left, else row q. Step j leaves at
+    piv[j] what stood at j, which an earlier step with pivot j (the last one) left there, and so
+    on: a chain of such steps ending at a step j0 that found row j0 untouched. Those chains are
+    resolved by pointer doubling; the "last earlier step with" lookups are masked max-reductions
+    over step pairs (O(k^2), cheap next to the O(k^3) factorization)."""
     batch, k = piv.shape[:-1], piv.shape[-1]
-    perm = P.broadcast_to(P.constant(np.arange(m, dtype=np.int32)), batch + (m,))
+    rows = np.arange(m, dtype=np.int32)
     if k == 0:
-        return perm
-    cols, rows = np.arange(k, dtype=np.int32), np.arange(m, dtype=np.int32)
+        return P.broadcast_to(P.constant(rows), batch + (m,))
+    steps = np.arange(k, dtype=np.int32)
+    earlier = steps[None, :] < steps[:, None]                    # [j, j'] = j' < j
 
-    def pick(mask, x):        # x[..., j] for the one j where mask holds, kept as (..., 1)
-        return np.sum(np.where(mask, x, 0), axis=-1, keepdims=True, dtype=np.int32)
+    def last_step(mask):                                         # max j' where mask[..., j, j'], else -1
+        return np.max(np.where(mask, steps, -1), axis=-1).astype(np.int32)
 
-    def swap(i, perm):        # perm[i], perm[piv[i]] = perm[piv[i]], perm[i], with masks (no gather)
-        at_i = rows == i
-        at_p = rows == pick(cols == i, piv)
-        return np.where(at_i, pick(at_p, perm), np.where(at_p, pick(at_i, perm), perm))
-    return fori_loop(0, k, swap, perm)
+    # the chains: ptr[j] = the last step j' < j with pivot j (its row moved to j), else j itself
+    prev = last_step(earlier & (piv[..., None, :] == steps[:, None]))
+    root = np.where(prev >= 0, prev, steps)
+    for _ in range(max(0, (k - 1).bit_length())):
+        root = np.take_along_axis(root, root, axis=-1)
+    # q < k: the last earlier step with the same pivot; q >= k: the last step with pivot q
+    same = last_step(earlier & (piv[..., None, :] == piv[..., :, None]))
+    head = np.where(same >= 0, np.take_along_axis(root, np.maximum(same, 0), axis=-1), piv)
+    if m == k:
+        return head
+    tail_rows = rows[k:]
+    onto = last_step(piv[..., None, :] == tail_rows[:, None])
+    tail = np.where(onto >= 0, np.take_along_axis(root, np.maximum(onto, 0), axis=-1), tail_rows)
+    return np.concatenate([head, tail], axis=-1)
 
 
 def _lu_solve(a: Tracer, b: Tracer) -> Tracer:
