@@ -1,13 +1,14 @@
 """numpy.linalg's solvers and decompositions on the LAPACK custom calls JAX emits for XLA:CPU
 (``lapack_<t><routine>_ffi``, see xla_runtime/ops/lapack.py): solve, inv, det, slogdet, cholesky,
-qr, eigh, eigvalsh, svd, svdvals, and what NumPy builds from them (pinv, matrix_rank, lstsq, cond,
-matrix_power, multi_dot, tensorsolve, tensorinv), plus the small array-API helpers.
+qr, eig, eigvals, eigh, eigvalsh, svd, svdvals, and what NumPy builds from them (pinv,
+matrix_rank, lstsq, cond, matrix_power, multi_dot, tensorsolve, tensorinv), plus the small
+array-API helpers.
 
 Dtypes follow numpy.linalg: float32/complex64 stay single, every other input becomes
 float64/complex128, and the work is done in double precision (as NumPy's "lite" LAPACK does) then
-rounded to the result type. NumPy raises LinAlgError for a singular or non-positive-definite
-matrix; a traced value cannot raise, so, as in JAX, the results are then inf/NaN (factorizations
-whose LAPACK ``info`` is non-zero are NaN).
+rounded to the result type (eig and eigvals are always complex: see ``eig``). NumPy raises
+LinAlgError for a singular or non-positive-definite matrix; a traced value cannot raise, so, as
+in JAX, the results are then inf/NaN (factorizations whose LAPACK ``info`` is non-zero are NaN).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ _QRResult = type(np.linalg.qr(np.eye(1)))
 _EighResult = type(np.linalg.eigh(np.eye(1)))
 _SVDResult = type(np.linalg.svd(np.eye(1)))
 _SlogdetResult = type(np.linalg.slogdet(np.eye(1)))
+_EigResult = type(np.linalg.eig(np.eye(1)))
 
 
 # -- dtypes and checks ------------------------------------------------------------------------------
@@ -357,6 +359,45 @@ def singular_values(x: Tracer) -> Tracer:
     return svd(x, compute_uv=False)
 
 
+# -- eig, eigvals -----------------------------------------------------------------------------------
+
+
+def _complex(dt: np.dtype) -> np.dtype:
+    return np.dtype(np.complex64) if _real(dt) == np.dtype(np.float32) else np.dtype(np.complex128)
+
+
+def _geev(x: Tracer, vectors: bool):
+    """(eigenvalues, right eigenvectors or None) of a stack of general matrices, both complex."""
+    *batch, n, _ = x.shape
+    batch, cdt = tuple(batch), _complex(x.dtype)
+    values = (array_shape(batch + (n,), x.dtype),) * (2 if x.dtype.kind == "f" else 1)
+    shape = TupleShape(values + (array_shape(batch + (n, n), cdt),) * 2 + (array_shape(batch, _I32),))
+    parts = _parts(_lapack("geev", (x,), shape, compute_left="N", compute_right="V" if vectors else "N"),
+                   len(shape.elements))
+    w = P.binary("complex", parts[0], parts[1]) if x.dtype.kind == "f" else parts[0]
+    info = parts[-1]
+    return _where_ok(info, w), _where_ok(info, parts[-2]) if vectors else None
+
+
+@implements(np.linalg.eig)
+def eig(a):
+    """NumPy's eig, with one difference: NumPy returns real arrays for a real input whose
+    eigenvalues all are real, and complex ones otherwise; that depends on the values, and a traced
+    result's dtype cannot, so under @jit the results are always complex (complex64 from float32 or
+    complex64 input, complex128 otherwise), as in JAX. Eigenvectors are LAPACK's (geev, as NumPy's):
+    unit norm, largest component real."""
+    x, result = _input("eig", a)
+    w, v = _geev(x, True)
+    return _EigResult(P.convert(w, _complex(result)), P.convert(v, _complex(result)))
+
+
+@implements(np.linalg.eigvals)
+def eigvals(a):
+    """NumPy's eigvals, always complex under @jit (see ``eig``)."""
+    x, result = _input("eigvals", a)
+    return P.convert(_geev(x, False)[0], _complex(result))
+
+
 # -- built from the above, as NumPy builds them ------------------------------------------------------
 
 
@@ -573,11 +614,3 @@ def linalg_cross(x1, x2, /, *, axis=-1):
         raise ValueError(f"numpy.linalg.cross: both inputs must have 3 elements along axis {axis}, got shapes "
                          f"{a.shape} and {b.shape}")
     return np.cross(a, b, axis=axis)
-
-
-@implements(np.linalg.eig, np.linalg.eigvals)
-def eig(a, *args, **kwargs):
-    raise NotImplementedError("jit: numpy.linalg.eig/eigvals is not implemented for traced arrays: NumPy's result "
-                              "dtype depends on the values (real when every eigenvalue is real, complex "
-                              "otherwise), which tracing cannot know. Use numpy.linalg.eigh for symmetric or "
-                              "Hermitian matrices.")

@@ -83,9 +83,10 @@ def _workspace(name: str, dtype, *args) -> np.ndarray:
 
 
 def _columns(a: np.ndarray) -> np.ndarray:
-    """A (..., m, n) stack as a C-ordered (batch, n, m) copy: each entry is one matrix, column-major."""
+    """A (..., m, n) stack as a C-ordered (batch, n, m) copy: each entry is one matrix, column-major.
+    Always a copy (LAPACK writes into it), also where ``a`` already is column-major."""
     *batch, m, n = a.shape
-    return np.ascontiguousarray(np.swapaxes(a.reshape((math.prod(batch), m, n)), -1, -2))
+    return np.array(np.swapaxes(a.reshape((math.prod(batch), m, n)), -1, -2), order="C", copy=True)
 
 
 def _stack(a: np.ndarray) -> np.ndarray:
@@ -178,29 +179,35 @@ def orgqr(a: np.ndarray, tau: np.ndarray) -> np.ndarray:
 def geev(a: np.ndarray, left: bool, right: bool):
     """Eigenvalues and left/right eigenvectors of general square matrices (columns of unit norm,
     largest component real; zeros where not asked for). Real a: (wr, wi, vl, vr, info) with the
-    vectors unpacked to complex, as jaxlib returns them; complex a: (w, vl, vr, info)."""
+    vectors unpacked to complex, as jaxlib returns them; complex a: (w, vl, vr, info). A matrix
+    with inf or NaN is not handed over (LAPACK would reject it as an illegal argument, printing to
+    stderr): its results are NaN with info -4, LAPACK's code for that."""
     *batch, n, _ = a.shape
     t = _LETTER[a.dtype]
     w = _columns(a)
     nb = w.shape[0]
     vl, vr = np.zeros_like(w), np.zeros_like(w)
     jobs = ("V" if left else "N", "V" if right else "N")
-    info = np.zeros(nb, np.int32)
+    info = np.where(np.isfinite(w).all(axis=(-2, -1)), 0, -4).astype(np.int32)
+    todo = np.flatnonzero(info == 0)
     ld = max(1, n)
     if t in "sd":
         wr, wi = np.zeros((nb, n), a.dtype), np.zeros((nb, n), a.dtype)
-        if nb:
+        if todo.size:
             work = _workspace(t + "geev", a.dtype, *jobs, n, w[0], ld, wr[0], wi[0], vl[0], ld, vr[0], ld, None, -1)
-        for i in range(nb):
+        for i in todo:
             info[i] = _call(t + "geev", *jobs, n, w[i], ld, wr[i], wi[i], vl[i], ld, vr[i], ld, work, work.size)
+        wr[info == -4] = wi[info == -4] = np.nan
+        vl[info == -4] = vr[info == -4] = np.nan
         vecs = [_rows(_unpack(v, wi), batch) for v in (vl, vr)]
         return (wr.reshape(tuple(batch) + (n,)), wi.reshape(tuple(batch) + (n,)), *vecs, info.reshape(batch))
     values = np.zeros((nb, n), a.dtype)
     rwork = np.zeros(max(1, 2 * n), _REAL[t])
-    if nb:
+    if todo.size:
         work = _workspace(t + "geev", a.dtype, *jobs, n, w[0], ld, values[0], vl[0], ld, vr[0], ld, None, -1, rwork)
-    for i in range(nb):
+    for i in todo:
         info[i] = _call(t + "geev", *jobs, n, w[i], ld, values[i], vl[i], ld, vr[i], ld, work, work.size, rwork)
+    values[info == -4] = vl[info == -4] = vr[info == -4] = np.nan
     return values.reshape(tuple(batch) + (n,)), _rows(vl, batch), _rows(vr, batch), info.reshape(batch)
 
 

@@ -16,7 +16,10 @@ The semantics here are NumPy code: the interpreter's, and the CPU backend's fall
 finds no LAPACK library of its own to call (``cpu/lapack.py``, ``cpu/lapack_lib.py``):
 numpy.linalg's LAPACK for eig/eigh/svd/Cholesky/Householder QR, and vectorized loops over the
 batch for LU (partial pivoting, LAPACK's pivot choice), Q from reflectors and triangular solves.
-Work is done in f64/c128 (as numpy.linalg does) and rounded once to the operand's type.
+Work is done in f64/c128 (as numpy.linalg does) and rounded once to the operand's type, so for
+s/c operands geev's eigenvalues may come in another order than sgeev/cgeev's, and its vectors with
+another sign (geev fixes each vector's phase only up to its own algorithm); left eigenvectors are
+the conjugated rows of the right ones' inverse, scaled as LAPACK scales them.
 """
 from __future__ import annotations
 
