@@ -133,6 +133,26 @@ def test_eigh_reconstructs(dtype, rtol):
     assert np.all(np.diff(w, axis=-1) >= 0)
 
 
+@pytest.mark.parametrize("m,k,batch", [(5, 5, ()), (6, 4, (3,)), (4, 4, (2, 3)), (1, 1, ()), (7, 3, ()), (40, 40, ())])
+def test_lu_permutation_without_a_loop_replays_the_swaps(m, k, batch):
+    """getrf's pivots (step j swaps rows j and piv[j] >= j) to the permutation, loop-free."""
+    from jit.numpy_impl.decompositions import _permutation
+    rng = np.random.default_rng(12)
+    n = int(np.prod(batch))
+    cases = [np.full(batch + (k,), m - 1, np.int32),                 # every step swaps with the last row
+             np.broadcast_to(np.arange(k, dtype=np.int32), batch + (k,)).copy()]        # no swaps
+    cases += [np.stack([rng.integers(np.arange(k), m) for _ in range(n)]).reshape(batch + (k,)).astype(np.int32)
+              for _ in range(4)]
+    f = jit(lambda p: _permutation(p, m))
+    for piv in cases:
+        want = np.broadcast_to(np.arange(m), batch + (m,)).copy()
+        for idx in np.ndindex(*batch):
+            for j, p in enumerate(piv[idx]):
+                want[idx + (j,)], want[idx + (p,)] = want[idx + (p,)], want[idx + (j,)]
+        np.testing.assert_array_equal(np.asarray(f(piv)), want)
+    assert f.trace_count == 1
+
+
 # ----------------------------------------------------------------------------------------------
 # eig and eigvals: always complex under @jit (NumPy's dtype depends on the values)
 
