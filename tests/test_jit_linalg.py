@@ -133,6 +133,72 @@ def test_eigh_reconstructs(dtype, rtol):
     assert np.all(np.diff(w, axis=-1) >= 0)
 
 
+@pytest.mark.parametrize("m,k,batch", [(5, 5, ()), (6, 4, (3,)), (4, 4, (2, 3)), (1, 1, ()), (7, 3, ()), (40, 40, ())])
+def test_lu_permutation_without_a_loop_replays_the_swaps(m, k, batch):
+    """getrf's pivots (step j swaps rows j and piv[j] >= j) to the permutation, loop-free."""
+    from jit.numpy_impl.decompositions import _permutation
+    rng = np.random.default_rng(12)
+    n = int(np.prod(batch))
+    cases = [np.full(batch + (k,), m - 1, np.int32),                 # every step swaps with the last row
+             np.broadcast_to(np.arange(k, dtype=np.int32), batch + (k,)).copy()]        # no swaps
+    cases += [np.stack([rng.integers(np.arange(k), m) for _ in range(n)]).reshape(batch + (k,)).astype(np.int32)
+              for _ in range(4)]
+    f = jit(lambda p: _permutation(p, m))
+    for piv in cases:
+        want = np.broadcast_to(np.arange(m), batch + (m,)).copy()
+        for idx in np.ndindex(*batch):
+            for j, p in enumerate(piv[idx]):
+                want[idx + (j,)], want[idx + (p,)] = want[idx + (p,)], want[idx + (j,)]
+        np.testing.assert_array_equal(np.asarray(f(piv)), want)
+    assert f.trace_count == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# eig and eigvals: always complex under @jit (NumPy's dtype depends on the values)
+
+
+def _eig_dtype(dtype) -> np.dtype:
+    return np.dtype(np.complex64 if np.dtype(dtype) in (np.float32, np.complex64) else np.complex128)
+
+
+@pytest.mark.parametrize("backend", ["interpreter", "cpu"])
+@pytest.mark.parametrize("spec", [A((5, 5), "float32"), A((2, 4, 4), "float64"), A((3, 3), "complex64"),
+                                  A((2, 3, 3), "complex128"), A((4, 4), "int32", -5, 6)], ids=lambda s: s.dtype)
+def test_eig_and_eigvals_match_numpy(spec, backend):
+    f = jit(lambda a: (np.linalg.eig(a), np.linalg.eigvals(a)), backend=backend)
+    for seed in (0, 1):
+        x = spec.draw(np.random.default_rng(seed))
+        (w, v), vals = f(x)
+        w, v, vals = np.asarray(w), np.asarray(v), np.asarray(vals)
+        want_w, _ = np.linalg.eig(x)
+        assert w.dtype == v.dtype == vals.dtype == _eig_dtype(x.dtype) and v.shape == x.shape
+        rtol = 1e-4 if w.dtype == np.complex64 else 1e-10
+        scale = rtol * max(1.0, float(np.abs(x).max()))
+        # the same eigenvalues as NumPy (as sets), eigvals the same as eig's
+        np.testing.assert_allclose(np.sort_complex(w.reshape(-1, w.shape[-1])),
+                                   np.sort_complex(want_w.reshape(-1, w.shape[-1]).astype(w.dtype)), atol=scale)
+        np.testing.assert_allclose(vals, w, atol=scale)
+        # eigenvectors (any phase is right): a v = v w with unit columns
+        xc = x.astype(w.dtype)
+        np.testing.assert_allclose(xc @ v, v * w[..., None, :], atol=10 * scale)
+        np.testing.assert_allclose(np.linalg.norm(v, axis=-2), 1, rtol=10 * rtol)
+    assert f.trace_count == 1
+    if backend == "cpu":
+        exe = f.lower(x).compile().executable
+        assert any(n.kind == "lapack" for n in exe.program.graph.nodes)
+        assert "custom-call" not in exe.program.fallbacks, exe.program.fallbacks
+
+
+def test_eig_of_a_real_matrix_with_real_eigenvalues_is_still_complex():
+    """NumPy returns float64 here; a traced result cannot depend on the values (as in JAX)."""
+    x = np.array([[2.0, 1.0], [0.0, 3.0]])
+    w, v = jit(np.linalg.eig)(x)
+    want_w, want_v = np.linalg.eig(x)
+    assert want_w.dtype == np.float64 and np.asarray(w).dtype == np.complex128
+    np.testing.assert_allclose(np.asarray(w), want_w)
+    np.testing.assert_allclose(np.asarray(v), want_v)      # both geev's, phases included
+
+
 # ----------------------------------------------------------------------------------------------
 # what NumPy would raise for, and the HLO
 
@@ -162,6 +228,10 @@ def test_lowers_to_the_lapack_custom_calls_jax_uses():
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     text = jit(np.linalg.eigh).lower(np.eye(2, dtype=np.complex64)).as_text()
     assert "lapack_zheevd_ffi" in text
+    text = jit(lambda a: (np.linalg.eig(a), np.linalg.eigvals(a))).lower(x).as_text()
+    assert text.count('custom_call_target="lapack_dgeev_ffi"') == 2
+    assert "compute_left = 78 : ui8, compute_right = 86 : ui8" in text        # eig: right vectors only
+    assert "compute_left = 78 : ui8, compute_right = 78 : ui8" in text        # eigvals: none
 
 
 @pytest.mark.parametrize("fn,arg,error,message", [
@@ -169,6 +239,8 @@ def test_lowers_to_the_lapack_custom_calls_jax_uses():
     (np.linalg.det, np.ones(3), np.linalg.LinAlgError, r"numpy\.linalg\.det: 1-dimensional .* shape \(3,\)"),
     (np.linalg.cholesky, np.ones((2, 3, 4)), np.linalg.LinAlgError, r"numpy\.linalg\.cholesky: .*\(2, 3, 4\)"),
     (np.linalg.eigh, np.ones((2, 2), np.float16), TypeError, r"numpy\.linalg\.eigh: array type float16 is unsupported"),
+    (np.linalg.eig, np.ones((2, 3)), np.linalg.LinAlgError, r"numpy\.linalg\.eig: last 2 dimensions .* shape \(2, 3\)"),
+    (np.linalg.eigvals, np.ones(3), np.linalg.LinAlgError, r"numpy\.linalg\.eigvals: 1-dimensional .* shape \(3,\)"),
     (lambda a: np.linalg.qr(a, mode="economic"), np.ones((2, 2)), ValueError, r"qr: unrecognized mode 'economic'"),
     (lambda a: np.linalg.solve(a, np.ones(3)), np.ones((2, 2)), ValueError, r"solve: b of shape \(3,\) .* \(2, 2\)"),
     (lambda a: np.linalg.matrix_power(a, 1.5), np.ones((2, 2)), TypeError, r"exponent must be an integer"),

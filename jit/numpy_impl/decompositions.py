@@ -1,13 +1,14 @@
 """numpy.linalg's solvers and decompositions on the LAPACK custom calls JAX emits for XLA:CPU
 (``lapack_<t><routine>_ffi``, see xla_runtime/ops/lapack.py): solve, inv, det, slogdet, cholesky,
-qr, eigh, eigvalsh, svd, svdvals, and what NumPy builds from them (pinv, matrix_rank, lstsq, cond,
-matrix_power, multi_dot, tensorsolve, tensorinv), plus the small array-API helpers.
+qr, eig, eigvals, eigh, eigvalsh, svd, svdvals, and what NumPy builds from them (pinv,
+matrix_rank, lstsq, cond, matrix_power, multi_dot, tensorsolve, tensorinv), plus the small
+array-API helpers.
 
 Dtypes follow numpy.linalg: float32/complex64 stay single, every other input becomes
 float64/complex128, and the work is done in double precision (as NumPy's "lite" LAPACK does) then
-rounded to the result type. NumPy raises LinAlgError for a singular or non-positive-definite
-matrix; a traced value cannot raise, so, as in JAX, the results are then inf/NaN (factorizations
-whose LAPACK ``info`` is non-zero are NaN).
+rounded to the result type (eig and eigvals are always complex: see ``eig``). NumPy raises
+LinAlgError for a singular or non-positive-definite matrix; a traced value cannot raise, so, as
+in JAX, the results are then inf/NaN (factorizations whose LAPACK ``info`` is non-zero are NaN).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ _QRResult = type(np.linalg.qr(np.eye(1)))
 _EighResult = type(np.linalg.eigh(np.eye(1)))
 _SVDResult = type(np.linalg.svd(np.eye(1)))
 _SlogdetResult = type(np.linalg.slogdet(np.eye(1)))
+_EigResult = type(np.linalg.eig(np.eye(1)))
 
 
 # -- dtypes and checks ------------------------------------------------------------------------------
@@ -138,22 +140,41 @@ def _lu(a: Tracer) -> tuple[Tracer, Tracer, Tracer]:
 
 
 def _permutation(piv: Tracer, m: int) -> Tracer:
-    """The row permutation (s32[..., m]) that LAPACK's sequence of swaps ``piv`` applies."""
-    from ..control import fori_loop
+    """The row permutation (s32[..., m]) that LAPACK's sequence of swaps ``piv`` (0-based, step j
+    swaps rows j and piv[j] >= j) applies, without a loop over the steps: a loop pays a few nodes
+    per step, more than getrf itself at n = 512.
+
+    Step j fixes position j for good, so position q < k ends with what stood at piv[q] before step
+    q: what the last earlier step with the same pivot left there, else row piv[q] itself; a
+    position q >= k ends with what the last step with pivot q left, else row q. Step j leaves at
+    piv[j] what stood at j, which an earlier step with pivot j (the last one) left there, and so
+    on: a chain of such steps ending at a step j0 that found row j0 untouched. Those chains are
+    resolved by pointer doubling; the "last earlier step with" lookups are masked max-reductions
+    over step pairs (O(k^2), cheap next to the O(k^3) factorization)."""
     batch, k = piv.shape[:-1], piv.shape[-1]
-    perm = P.broadcast_to(P.constant(np.arange(m, dtype=np.int32)), batch + (m,))
+    rows = np.arange(m, dtype=np.int32)
     if k == 0:
-        return perm
-    cols, rows = np.arange(k, dtype=np.int32), np.arange(m, dtype=np.int32)
+        return P.broadcast_to(P.constant(rows), batch + (m,))
+    steps = np.arange(k, dtype=np.int32)
+    earlier = steps[None, :] < steps[:, None]                    # [j, j'] = j' < j
 
-    def pick(mask, x):        # x[..., j] for the one j where mask holds, kept as (..., 1)
-        return np.sum(np.where(mask, x, 0), axis=-1, keepdims=True, dtype=np.int32)
+    def last_step(mask):                                         # max j' where mask[..., j, j'], else -1
+        return np.max(np.where(mask, steps, -1), axis=-1).astype(np.int32)
 
-    def swap(i, perm):        # perm[i], perm[piv[i]] = perm[piv[i]], perm[i], with masks (no gather)
-        at_i = rows == i
-        at_p = rows == pick(cols == i, piv)
-        return np.where(at_i, pick(at_p, perm), np.where(at_p, pick(at_i, perm), perm))
-    return fori_loop(0, k, swap, perm)
+    # the chains: ptr[j] = the last step j' < j with pivot j (its row moved to j), else j itself
+    prev = last_step(earlier & (piv[..., None, :] == steps[:, None]))
+    root = np.where(prev >= 0, prev, steps)
+    for _ in range(max(0, (k - 1).bit_length())):
+        root = np.take_along_axis(root, root, axis=-1)
+    # q < k: the last earlier step with the same pivot; q >= k: the last step with pivot q
+    same = last_step(earlier & (piv[..., None, :] == piv[..., :, None]))
+    head = np.where(same >= 0, np.take_along_axis(root, np.maximum(same, 0), axis=-1), piv)
+    if m == k:
+        return head
+    tail_rows = rows[k:]
+    onto = last_step(piv[..., None, :] == tail_rows[:, None])
+    tail = np.where(onto >= 0, np.take_along_axis(root, np.maximum(onto, 0), axis=-1), tail_rows)
+    return np.concatenate([head, tail], axis=-1)
 
 
 def _lu_solve(a: Tracer, b: Tracer) -> Tracer:
@@ -336,6 +357,45 @@ def svdvals(x, /):
 def singular_values(x: Tracer) -> Tracer:
     """Singular values over the last two axes (for linalg.norm's ord=2/-2/'nuc')."""
     return svd(x, compute_uv=False)
+
+
+# -- eig, eigvals -----------------------------------------------------------------------------------
+
+
+def _complex(dt: np.dtype) -> np.dtype:
+    return np.dtype(np.complex64) if _real(dt) == np.dtype(np.float32) else np.dtype(np.complex128)
+
+
+def _geev(x: Tracer, vectors: bool):
+    """(eigenvalues, right eigenvectors or None) of a stack of general matrices, both complex."""
+    *batch, n, _ = x.shape
+    batch, cdt = tuple(batch), _complex(x.dtype)
+    values = (array_shape(batch + (n,), x.dtype),) * (2 if x.dtype.kind == "f" else 1)
+    shape = TupleShape(values + (array_shape(batch + (n, n), cdt),) * 2 + (array_shape(batch, _I32),))
+    parts = _parts(_lapack("geev", (x,), shape, compute_left="N", compute_right="V" if vectors else "N"),
+                   len(shape.elements))
+    w = P.binary("complex", parts[0], parts[1]) if x.dtype.kind == "f" else parts[0]
+    info = parts[-1]
+    return _where_ok(info, w), _where_ok(info, parts[-2]) if vectors else None
+
+
+@implements(np.linalg.eig)
+def eig(a):
+    """NumPy's eig, with one difference: NumPy returns real arrays for a real input whose
+    eigenvalues all are real, and complex ones otherwise; that depends on the values, and a traced
+    result's dtype cannot, so under @jit the results are always complex (complex64 from float32 or
+    complex64 input, complex128 otherwise), as in JAX. Eigenvectors are LAPACK's (geev, as NumPy's):
+    unit norm, largest component real."""
+    x, result = _input("eig", a)
+    w, v = _geev(x, True)
+    return _EigResult(P.convert(w, _complex(result)), P.convert(v, _complex(result)))
+
+
+@implements(np.linalg.eigvals)
+def eigvals(a):
+    """NumPy's eigvals, always complex under @jit (see ``eig``)."""
+    x, result = _input("eigvals", a)
+    return P.convert(_geev(x, False)[0], _complex(result))
 
 
 # -- built from the above, as NumPy builds them ------------------------------------------------------
@@ -554,11 +614,3 @@ def linalg_cross(x1, x2, /, *, axis=-1):
         raise ValueError(f"numpy.linalg.cross: both inputs must have 3 elements along axis {axis}, got shapes "
                          f"{a.shape} and {b.shape}")
     return np.cross(a, b, axis=axis)
-
-
-@implements(np.linalg.eig, np.linalg.eigvals)
-def eig(a, *args, **kwargs):
-    raise NotImplementedError("jit: numpy.linalg.eig/eigvals is not implemented for traced arrays: NumPy's result "
-                              "dtype depends on the values (real when every eigenvalue is real, complex "
-                              "otherwise), which tracing cannot know. Use numpy.linalg.eigh for symmetric or "
-                              "Hermitian matrices.")

@@ -19,21 +19,40 @@ _SYMBOLS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_lo
             "scipy_openblas_set_num_threads_local")
 _setter = None
 _looked = False
-_lock = threading.Lock()
+_libraries = None
+_lock = threading.RLock()          # _get holds it while the setter search loads the libraries
 
 
-def _find_setter():
+def openblas_libraries() -> list:
+    """The OpenBLAS libraries this process has loaded (NumPy's at least), opened with ctypes; empty
+    where there are none or no /proc/self/maps to find them. Looked up once (``lapack_lib`` finds
+    its LAPACK routines here too)."""
+    global _libraries
+    if _libraries is None:
+        with _lock:
+            if _libraries is None:
+                _libraries = _load_openblas()
+    return _libraries
+
+
+def _load_openblas() -> list:
     import numpy  # noqa: F401 -- its BLAS must be loaded before /proc/self/maps can show it
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
             paths = {line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line}
     except OSError:
-        return None
+        return []
+    libs = []
     for path in sorted(paths):
         try:
-            lib = ctypes.CDLL(path)
+            libs.append(ctypes.CDLL(path))
         except OSError:
             continue
+    return libs
+
+
+def _find_setter():
+    for lib in openblas_libraries():
         for name in _SYMBOLS:
             fn = getattr(lib, name, None)
             if fn is not None:

@@ -1,21 +1,25 @@
 """The LAPACK custom calls JAX emits for XLA:CPU (typed FFI, ``lapack_<t><routine>_ffi``, t in
 s/d/c/z): getrf (LU), geqrf + orgqr/ungqr (QR), potrf (Cholesky), trsm (triangular solve),
-syevd/heevd (symmetric eigen), gesdd/gesvd (SVD).
+syevd/heevd (symmetric eigen), gesdd/gesvd (SVD), geev (general eigen).
 
 Operands are stacks of matrices (leading batch dimensions, ``num_batch_dims``); results follow
 LAPACK's conventions as jaxlib returns them: getrf's pivots are 1-based row swaps (row i was swapped
 with row ipiv[i]-1, in order) and ``info`` > 0 names the first zero pivot; potrf overwrites only the
 requested triangle (the other one keeps the input) and ``info`` > 0 names the first non-positive
-leading minor; syevd's eigenvalues ascend; outputs that LAPACK leaves as workspace (the input
+leading minor; syevd's eigenvalues ascend; geev's eigenvectors have unit norm and (for real
+operands) come unpacked into complex matrices; outputs that LAPACK leaves as workspace (the input
 overwritten by syevd without vectors or by gesdd) are returned as the input. Attributes come from
 the FFI dictionary in ``backend_config`` (``uplo``, ``mode``, ``side``, ``trans_x``, ``diag``: ASCII
 codes of LAPACK's flag letters).
 
-The semantics are NumPy code shared by the interpreter and the CPU backend's native node
-(``cpu/lapack.py``): numpy.linalg's LAPACK for eigh/svd/Cholesky/Householder QR, and vectorized
-loops over the batch for LU (partial pivoting, LAPACK's pivot choice), Q from reflectors and
-triangular solves. Work is done in f64/c128 (as numpy.linalg does) and rounded once to the
-operand's type.
+The semantics here are NumPy code: the interpreter's, and the CPU backend's fallback where it
+finds no LAPACK library of its own to call (``cpu/lapack.py``, ``cpu/lapack_lib.py``):
+numpy.linalg's LAPACK for eig/eigh/svd/Cholesky/Householder QR, and vectorized loops over the
+batch for LU (partial pivoting, LAPACK's pivot choice), Q from reflectors and triangular solves.
+Work is done in f64/c128 (as numpy.linalg does) and rounded once to the operand's type, so for
+s/c operands geev's eigenvalues may come in another order than sgeev/cgeev's, and its vectors with
+another sign (geev fixes each vector's phase only up to its own algorithm); left eigenvectors are
+the conjugated rows of the right ones' inverse, scaled as LAPACK scales them.
 """
 from __future__ import annotations
 
@@ -35,8 +39,10 @@ _REAL = {"f32": "f32", "f64": "f64", "c64": "f32", "c128": "f64"}
 
 @dataclass(frozen=True)
 class LapackCall:
-    """One target: its operands' element type, shape rule and host kernel."""
+    """One target: LAPACK's routine name (the real type's: orgqr for ungqr), its operands' element
+    type, shape rule and host kernel."""
     target: str
+    routine: str
     element_type: str
     infer: Callable          # (ins, operand_shapes) -> Shape
     kernel: Callable         # (ins, arrays) -> array or tuple of arrays (the result's dtypes)
@@ -47,6 +53,7 @@ LAPACK_CALLS: dict[str, LapackCall] = {}
 
 def _register(routines: dict[str, str], infer, kernel):
     """Register ``kernel`` for ``lapack_<letter><routine>_ffi`` per {letter: routine}."""
+    generic = routines["d"]
     for letter, routine in routines.items():
         target = f"lapack_{letter}{routine}_ffi"
         et = _ELEMENT[letter]
@@ -57,7 +64,7 @@ def _register(routines: dict[str, str], infer, kernel):
                       f"{target} operand {i} must be an {et} array, got {s}")
             return infer(ins, shapes)
 
-        call = LapackCall(target, et, shape_rule, kernel)
+        call = LapackCall(target, generic, et, shape_rule, kernel)
         LAPACK_CALLS[target] = call
         custom_call(target, infer=shape_rule)(lambda ctx, ins, args, call=call: call.kernel(ins, args))
 
@@ -66,7 +73,7 @@ def _register(routines: dict[str, str], infer, kernel):
 # helpers
 
 
-def _flag(ins, name: str, allowed: str, default: str | None = None) -> str:
+def flag(ins, name: str, allowed: str, default: str | None = None) -> str:
     """A LAPACK flag letter from the FFI attribute ``name`` (stored as its ASCII code)."""
     attrs = ffi_attributes(ins)
     if name not in attrs:
@@ -99,12 +106,12 @@ def _wide(x: np.ndarray) -> np.ndarray:
     return x.astype(_wide_dtype(x))
 
 
-def _out(x, shape) -> np.ndarray:
+def result_array(x, shape) -> np.ndarray:
     return np.asarray(x, dtype=shape.dtype, order="C")       # (ascontiguousarray makes 0-d arrays 1-d)
 
 
-def _outs(values, shape: TupleShape) -> tuple:
-    return tuple(_out(v, s) for v, s in zip(values, shape.elements))
+def result_tuple(values, shape: TupleShape) -> tuple:
+    return tuple(result_array(v, s) for v, s in zip(values, shape.elements))
 
 
 def _per_matrix(fn, a: np.ndarray, nout: int):
@@ -169,7 +176,7 @@ def _getrf(ins, args):
         # a zero pivot means a zero column below it: LAPACK skips the scaling
         lu[:, j + 1:, j] /= np.where(zero, 1, d)[:, None]
         lu[:, j + 1:, j + 1:] -= lu[:, j + 1:, j, None] * lu[:, j, None, j + 1:]
-    return _outs((lu.reshape(a.shape), piv.reshape(tuple(batch) + (k,)), info.reshape(batch)), ins.shape)
+    return result_tuple((lu.reshape(a.shape), piv.reshape(tuple(batch) + (k,)), info.reshape(batch)), ins.shape)
 
 
 _register({c: "getrf" for c in "sdcz"}, _getrf_shape, _getrf)
@@ -182,7 +189,7 @@ _register({c: "getrf" for c in "sdcz"}, _getrf_shape, _getrf)
 def _potrf_shape(ins, shapes):
     check(len(shapes) == 1, f"potrf takes 1 operand, got {len(shapes)}")
     batch, _, _ = _matrices("potrf", shapes[0], square=True)
-    _flag(ins, "uplo", "LU")
+    flag(ins, "uplo", "LU")
     return TupleShape((shapes[0].without_layout(), _arr("s32", batch)))
 
 
@@ -206,7 +213,7 @@ def _cholesky_info(h: np.ndarray) -> np.ndarray:
 
 def _potrf(ins, args):
     (a,) = args
-    lower = _flag(ins, "uplo", "LU") == "L"
+    lower = flag(ins, "uplo", "LU") == "L"
     w = _wide(a)
     n = a.shape[-1]
     keep = np.tri(n, dtype=bool) if lower else np.tri(n, dtype=bool).T
@@ -224,7 +231,7 @@ def _potrf(ins, args):
         if ok.any():
             with np.errstate(all="ignore"):
                 fac[ok] = np.linalg.cholesky(w[ok], upper=not lower)
-    return _outs((np.where(keep, fac, w), info), ins.shape)
+    return result_tuple((np.where(keep, fac, w), info), ins.shape)
 
 
 _register({c: "potrf" for c in "sdcz"}, _potrf_shape, _potrf)
@@ -240,9 +247,9 @@ def _trsm_shape(ins, shapes):
     batch, m, _ = _matrices("trsm a", a, square=True)
     bb, rows, cols = _matrices("trsm b", b)
     check(bb == batch, f"trsm operands must have the same batch dimensions, got {a} and {b}")
-    side = _flag(ins, "side", "LR")
+    side = flag(ins, "side", "LR")
     for name, allowed in (("uplo", "LU"), ("trans_x", "NTC"), ("diag", "NU")):
-        _flag(ins, name, allowed)
+        flag(ins, name, allowed)
     k = rows if side == "L" else cols
     check(k == m, f"trsm with side={side!r} needs b's {'rows' if side == 'L' else 'columns'} ({k}) to "
                   f"match a's size {m}")
@@ -254,10 +261,10 @@ _TRANS = {"N": "NO_TRANSPOSE", "T": "TRANSPOSE", "C": "ADJOINT"}
 
 def _trsm(ins, args):
     a, b = args
-    x = triangular_solve(a, b, left=_flag(ins, "side", "LR") == "L", lower=_flag(ins, "uplo", "LU") == "L",
-                         transpose_a=_TRANS[_flag(ins, "trans_x", "NTC")],
-                         unit_diagonal=_flag(ins, "diag", "NU") == "U", acc=_wide_dtype(a))
-    return _out(x, ins.shape)
+    x = triangular_solve(a, b, left=flag(ins, "side", "LR") == "L", lower=flag(ins, "uplo", "LU") == "L",
+                         transpose_a=_TRANS[flag(ins, "trans_x", "NTC")],
+                         unit_diagonal=flag(ins, "diag", "NU") == "U", acc=_wide_dtype(a))
+    return result_array(x, ins.shape)
 
 
 _register({c: "trsm" for c in "sdcz"}, _trsm_shape, _trsm)
@@ -277,10 +284,10 @@ def _geqrf_shape(ins, shapes):
 def _geqrf(ins, args):
     (a,) = args
     if a.size == 0:
-        return _outs((a, np.zeros(ins.shape.elements[1].dims)), ins.shape)
+        return result_tuple((a, np.zeros(ins.shape.elements[1].dims)), ins.shape)
     # numpy's "raw" mode is LAPACK's geqrf output, transposed (Fortran order)
     h, tau = np.linalg.qr(_wide(a), mode="raw")
-    return _outs((np.swapaxes(h, -1, -2), tau), ins.shape)
+    return result_tuple((np.swapaxes(h, -1, -2), tau), ins.shape)
 
 
 _register({c: "geqrf" for c in "sdcz"}, _geqrf_shape, _geqrf)
@@ -314,7 +321,7 @@ def _orgqr(ins, args):
         v[..., 0] = 1
         w = np.einsum("...r,...rc->...c", np.conj(v), q[..., i:, :])
         q[..., i:, :] -= tau[..., i, None, None] * v[..., :, None] * w[..., None, :]
-    return _out(q, ins.shape)
+    return result_array(q, ins.shape)
 
 
 _register({"s": "orgqr", "d": "orgqr", "c": "ungqr", "z": "ungqr"}, _orgqr_shape, _orgqr)
@@ -328,22 +335,22 @@ def _syevd_shape(ins, shapes):
     check(len(shapes) == 1, f"syevd takes 1 operand, got {len(shapes)}")
     s = shapes[0]
     batch, n, _ = _matrices("syevd", s, square=True)
-    _flag(ins, "mode", "VN")
-    _flag(ins, "uplo", "LU")
+    flag(ins, "mode", "VN")
+    flag(ins, "uplo", "LU")
     return TupleShape((s.without_layout(), _arr(_REAL[s.element_type], batch + (n,)), _arr("s32", batch)))
 
 
 def _syevd(ins, args):
     (a,) = args
-    uplo = _flag(ins, "uplo", "LU")
+    uplo = flag(ins, "uplo", "LU")
     if a.size == 0:
-        return _outs((a, np.zeros(ins.shape.elements[1].dims), np.zeros(a.shape[:-2])), ins.shape)
-    if _flag(ins, "mode", "VN") == "V":
+        return result_tuple((a, np.zeros(ins.shape.elements[1].dims), np.zeros(a.shape[:-2])), ins.shape)
+    if flag(ins, "mode", "VN") == "V":
         (w, v), info = _per_matrix(lambda x: tuple(np.linalg.eigh(x, UPLO=uplo)), _wide(a), 2)
     else:
         (w,), info = _per_matrix(lambda x: np.linalg.eigvalsh(x, UPLO=uplo), _wide(a), 1)
         v = a                                 # LAPACK's workspace: not a result
-    return _outs((v, w, info), ins.shape)
+    return result_tuple((v, w, info), ins.shape)
 
 
 _register({"s": "syevd", "d": "syevd", "c": "heevd", "z": "heevd"}, _syevd_shape, _syevd)
@@ -358,7 +365,7 @@ def _gesdd_shape(ins, shapes):
     s = shapes[0]
     batch, m, n = _matrices("gesdd", s)
     k = min(m, n)
-    mode = _flag(ins, "mode", "ASN")
+    mode = flag(ins, "mode", "ASN")
     out = ins.shape
     check(out.is_tuple and len(out.elements) == 5, f"gesdd returns (a, s, u, vt, info), got {out}")
     if mode == "N":    # u and vt are not written; their shapes are the caller's
@@ -373,7 +380,7 @@ def _gesdd_shape(ins, shapes):
 
 def _gesdd(ins, args):
     (a,) = args
-    mode = _flag(ins, "mode", "ASN")
+    mode = flag(ins, "mode", "ASN")
     shapes = ins.shape.elements
     u = np.zeros(shapes[2].dims, a.dtype)
     vt = np.zeros(shapes[3].dims, a.dtype)
@@ -383,8 +390,58 @@ def _gesdd(ins, args):
         (s,), info = _per_matrix(lambda x: np.linalg.svd(x, compute_uv=False), _wide(a), 1)
     else:
         (u, s, vt), info = _per_matrix(lambda x: tuple(np.linalg.svd(x, full_matrices=mode == "A")), _wide(a), 3)
-    return _outs((a, s, u, vt, info), ins.shape)
+    return result_tuple((a, s, u, vt, info), ins.shape)
 
 
 _register({c: "gesdd" for c in "sdcz"}, _gesdd_shape, _gesdd)
 _register({c: "gesvd" for c in "sdcz"}, _gesdd_shape, _gesdd)
+
+
+# ----------------------------------------------------------------------------------------------
+# geev: eigen-decomposition of a general matrix -> real a: (wr, wi, vl, vr, info); complex a:
+# (w, vl, vr, info). Vectors are complex n x n either way (zeros where compute_left/right is N).
+
+_COMPLEX = {"f32": "c64", "f64": "c128", "c64": "c64", "c128": "c128"}
+
+
+def _geev_shape(ins, shapes):
+    check(len(shapes) == 1, f"geev takes 1 operand, got {len(shapes)}")
+    s = shapes[0]
+    batch, n, _ = _matrices("geev", s, square=True)
+    flag(ins, "compute_left", "NV")
+    flag(ins, "compute_right", "NV")
+    et = s.element_type
+    values = (_arr(et, batch + (n,)),) * (2 if et in ("f32", "f64") else 1)
+    vectors = (_arr(_COMPLEX[et], batch + (n, n)),) * 2
+    return TupleShape(values + vectors + (_arr("s32", batch),))
+
+
+def _eig_with_left(x):
+    """numpy.linalg.eig plus left eigenvectors u (u^H x = w u^H): the conjugated rows of the right
+    vectors' inverse, scaled as LAPACK scales them (unit norm, largest component real)."""
+    w, vr = np.linalg.eig(x)
+    vl = np.conj(np.swapaxes(np.linalg.inv(vr), -1, -2))
+    vl = vl / np.linalg.norm(vl, axis=-2, keepdims=True)
+    big = np.take_along_axis(vl, np.argmax(np.abs(vl), axis=-2)[..., None, :], axis=-2)
+    return w, vl * (np.conj(big) / np.abs(big)), vr
+
+
+def _geev(ins, args):
+    (a,) = args
+    left = flag(ins, "compute_left", "NV") == "V"
+    right = flag(ins, "compute_right", "NV") == "V"
+    shapes = ins.shape.elements
+    vl = vr = np.zeros(shapes[-2].dims, shapes[-2].dtype)
+    if a.size == 0:
+        w, info = np.zeros(shapes[0].dims, shapes[-2].dtype), np.zeros(a.shape[:-2], np.int32)
+    elif left:
+        (w, vl, vr), info = _per_matrix(_eig_with_left, _wide(a), 3)
+    else:
+        (w, vr), info = _per_matrix(lambda x: tuple(np.linalg.eig(x)), _wide(a), 2)
+    if not right:
+        vr = np.zeros_like(vl)
+    values = (w.real, w.imag) if a.dtype.kind == "f" else (w,)
+    return result_tuple(values + (vl, vr, info), ins.shape)
+
+
+_register({c: "geev" for c in "sdcz"}, _geev_shape, _geev)
