@@ -710,12 +710,12 @@ def test_attention_runs_scores_softmax_and_values_batch_by_batch(chained):
     """q k^T, its softmax (the first dot's epilogue) and p v run as one node, head by head on each
     thread; a second dot that reads the probabilities transposed (a view that would copy them
     before they exist) keeps its own node."""
-    from xla_runtime.cpu.dot import BatchChainNode
+    from xla_runtime.cpu.dot import ChainNode
     text = ATTENTION.replace("P_OPERANDS", "p, v" if chained else "pt, v").replace("LC", "2")
     if not chained:
         text = text.replace("  ROOT o", "  pt = f32[8,256,256] transpose(p), dimensions={0,2,1}\n  ROOT o")
     exe = cpu(text)
-    chains = [n for n in exe.program.graph.nodes if isinstance(n, BatchChainNode)]
+    chains = [n for n in exe.program.graph.nodes if isinstance(n, ChainNode)]
     assert len(chains) == (1 if chained else 0)
     if chained:
         assert len(exe.program.graph.nodes) == 1 and exe.program.claimable is False
@@ -727,7 +727,7 @@ def test_attention_runs_scores_softmax_and_values_batch_by_batch(chained):
 
 
 def test_a_batched_dot_whose_result_is_also_a_result_is_not_chained():
-    from xla_runtime.cpu.dot import BatchChainNode
+    from xla_runtime.cpu.dot import ChainNode
     text = hlo_module("""
   a = f32[4,64,32] parameter(0)
   b = f32[4,32,64] parameter(1)
@@ -736,11 +736,11 @@ def test_a_batched_dot_whose_result_is_also_a_result_is_not_chained():
   e = f32[4,64,16] dot(d, c), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
   ROOT t = (f32[4,64,64], f32[4,64,16]) tuple(d, e)""")
     exe = cpu(text)
-    assert not any(isinstance(n, BatchChainNode) for n in exe.program.graph.nodes)
+    assert not any(isinstance(n, ChainNode) for n in exe.program.graph.nodes)
     # without the tuple, the pair is chained and still right
     single = text.replace("  ROOT t = (f32[4,64,64], f32[4,64,16]) tuple(d, e)", "").replace("  e = f32[4,64,16]", "  ROOT e = f32[4,64,16]")
     exe2 = cpu(single)
-    assert any(isinstance(n, BatchChainNode) for n in exe2.program.graph.nodes)
+    assert any(isinstance(n, ChainNode) for n in exe2.program.graph.nodes)
     rng = np.random.default_rng(22)
     args = [rng.standard_normal(s).astype(np.float32) for s in ((4, 64, 32), (4, 32, 64), (4, 64, 16))]
     np.testing.assert_allclose(np.asarray(exe2.execute(*args)[0]), (args[0] @ args[1]) @ args[2], rtol=1e-4, atol=1e-4)
@@ -842,3 +842,39 @@ ENTRY main {
         np.testing.assert_allclose(s, want[0], rtol=1e-5, atol=1e-4)
         np.testing.assert_array_equal(c, want[1])
         assert np.isnan(c[7]) and c[9] == 0 and not np.signbit(c[9])
+
+
+def test_an_mlp_runs_each_thread_s_rows_through_both_layers():
+    """dot + bias/relu, then a dot reading its rows + bias: one ChainNode split by rows; a second
+    dot that reads the first result as its right operand (all of it for any row) is not chained."""
+    from xla_runtime.cpu.dot import ChainNode
+    text = hlo_module("""
+  x = f32[256,512] parameter(0)
+  w1 = f32[512,1024] parameter(1)
+  b1 = f32[1024] parameter(2)
+  w2 = f32[1024,10] parameter(3)
+  h = f32[256,1024] dot(x, w1), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  bb = f32[256,1024] broadcast(b1), dimensions={1}
+  hb = f32[256,1024] add(h, bb)
+  zero = f32[] constant(0)
+  z = f32[256,1024] broadcast(zero), dimensions={}
+  r = f32[256,1024] maximum(hb, z)
+  o = f32[256,10] dot(r, w2), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  ROOT e = f32[256,10] exponential(o)""")
+    exe = cpu(text)
+    (node,) = exe.program.graph.nodes
+    assert isinstance(node, ChainNode) and not node.batched and node.extent == 256
+    rng = np.random.default_rng(23)
+    args = [(rng.standard_normal(s) / np.sqrt(s[0])).astype(np.float32) for s in ((256, 512), (512, 1024), (1024,), (1024, 10))]
+    want = np.exp(np.maximum(args[0] @ args[1] + args[2], 0) @ args[3])
+    for _ in range(2):
+        np.testing.assert_allclose(np.asarray(exe.execute(*args)[0]), want, rtol=1e-4, atol=1e-5)
+    rhs_use = cpu(hlo_module("""
+  x = f32[256,512] parameter(0)
+  w1 = f32[512,256] parameter(1)
+  v = f32[256,256] parameter(2)
+  h = f32[256,256] dot(x, w1), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  ROOT o = f32[256,256] dot(v, h), lhs_contracting_dims={1}, rhs_contracting_dims={0}"""))
+    assert not any(isinstance(n, ChainNode) for n in rhs_use.program.graph.nodes)
+    a, w, v = (rng.standard_normal(s).astype(np.float32) for s in ((256, 512), (512, 256), (256, 256)))
+    np.testing.assert_allclose(np.asarray(rhs_use.execute(a, w, v)[0]), v @ (a @ w), rtol=1e-3, atol=1e-2)

@@ -25,7 +25,7 @@ from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-nod
 from ..cpu.buffers import ArenaNode, ArenaPool, assign
 from ..cpu.conv import ConvNode
 from ..cpu.dot import SPLIT_FLOPS as DOT_SPLIT_FLOPS
-from ..cpu.dot import BatchChainNode, DotEpilogueNode, DotNode, chain_fits, epilogue_fits
+from ..cpu.dot import ChainNode, DotEpilogueNode, DotNode, chain_fits, epilogue_fits
 from ..cpu.parallel import run_split
 from ..cpu.fusion import Fusion
 from ..cpu.lockstep import LockstepNode, lockstep_fits
@@ -166,7 +166,7 @@ def _writes_fresh(node) -> bool:
     """Whether ``node`` computes its (single array) result into memory of its own."""
     if isinstance(node, DotEpilogueNode):
         node = node.epilogue
-    elif isinstance(node, BatchChainNode):
+    elif isinstance(node, ChainNode):
         node = node.second
     return isinstance(node, (KernelNode, DotNode)) and not getattr(node, "tuple_result", False)
 
@@ -190,20 +190,22 @@ def _fuse_epilogues(nodes: list, result_slots: set) -> None:
     nodes[:] = [n for n in nodes if n is not None]
 
 
-def _chain_batched_dots(nodes: list, result_slots: set) -> None:
-    """Merge each batched dot (with its epilogue) whose result only feeds another batched dot
-    over the same batches into one node that runs the pair batch by batch (in place)."""
+def _chain_dots(nodes: list, result_slots: set) -> None:
+    """Merge each dot (with its epilogue) whose result only feeds another dot split the same way
+    into one node that runs the pair part by part (in place; see ChainNode)."""
     readers: dict[int, list] = {}
     for n in nodes:
         for r in n.reads:
             readers.setdefault(r.buffer, []).append(n)
+    merged = set()                 # a node joins one chain (a -> b -> c: a and b only)
     for i, first in enumerate(list(nodes)):
-        if not isinstance(first, (DotNode, DotEpilogueNode)) or first.out_slot in result_slots:
+        if not isinstance(first, (DotNode, DotEpilogueNode)) or first.out_slot in result_slots or first in merged:
             continue
         users = readers.get(first.out_slot, [])
-        if users and chain_fits(first, users[0], len(users)):
-            nodes[nodes.index(users[0])] = BatchChainNode(first, users[0])
+        if users and users[0] not in merged and chain_fits(first, users[0], len(users)):
+            nodes[nodes.index(users[0])] = ChainNode(first, users[0])
             nodes[i] = None
+            merged.update((first, users[0]))
     nodes[:] = [n for n in nodes if n is not None]
 
 
@@ -240,7 +242,7 @@ def _lockstep_siblings(nodes: list) -> None:
 
 
 def _splits_blas(node) -> bool:
-    if isinstance(node, BatchChainNode):
+    if isinstance(node, ChainNode):
         return node.flops >= DOT_SPLIT_FLOPS
     if isinstance(node, DotEpilogueNode):
         node = node.dot
@@ -257,7 +259,7 @@ class CpuLowering(Lowering):
     def arrange(self, comp, nodes, root):
         results = leaves(root)
         _fuse_epilogues(nodes, set(results))
-        _chain_batched_dots(nodes, set(results))
+        _chain_dots(nodes, set(results))
         _lockstep_siblings(nodes)
         if comp is self.program.module.entry:
             # results computed straight into fresh arrays by kernels or BLAS, each in its own
@@ -371,7 +373,7 @@ class CpuProgram(InterpreterProgram):
 
     def _set_numpy_nodes(self):
         def native(graph):
-            return all(isinstance(n, (KernelNode, DotNode, DotEpilogueNode, BatchChainNode, LockstepNode)) or n.kind == "bookkeeping" or
+            return all(isinstance(n, (KernelNode, DotNode, DotEpilogueNode, ChainNode, LockstepNode)) or n.kind == "bookkeeping" or
                        (n.nested_graphs() and all(native(g) for g in n.nested_graphs())) for n in graph.nodes)
         self.numpy_nodes = not native(self.graph)
 

@@ -146,20 +146,23 @@ class DotEpilogueNode(ArenaNode):
         return self.epilogue.out_slot
 
 
-class BatchChainNode(ArenaNode):
-    """A batched dot (or dot + epilogue) whose result only feeds the next batched dot, batch for
-    batch: each thread runs both for its batches, one batch at a time, so the second gemm reads
-    the first's block from L2 and the pair needs one hand-over to the pool instead of two
-    (attention: scores, softmax and the product with V per head)."""
+class ChainNode(ArenaNode):
+    """A dot (or dot + epilogue) whose result only feeds the next dot (or dot + epilogue), split
+    the same way: each thread runs both for its part, so the second gemm reads the first's block
+    from cache and the pair needs one hand-over to the pool instead of two. Batched dots go batch
+    by batch (attention: scores, softmax and the product with V per head); row-split ones part by
+    part (an MLP: each thread takes its rows through both layers)."""
     kind = "blas"
 
-    def __init__(self, first, second: DotNode):
+    def __init__(self, first, second):
         inner = first.out_slot
         reads = [r for r in (*first.reads, *second.reads) if r.buffer != inner]
         super().__init__(f"{first.name}>{second.name}", reads, second.writes, first.nbytes + second.nbytes)
         self.first, self.second = first, second
         self.out_specs = second.out_specs
         self.out_slot = second.out_slot
+        self.extent = _dot_of(first).extent
+        self.batched = _dot_of(first).B > 1
 
     @property
     def flops(self) -> int:
@@ -167,35 +170,61 @@ class BatchChainNode(ArenaNode):
 
     def run(self, frame: Frame):
         # the intermediate is this node's own: no other node reads it
-        first_out = host_pool.empty(*self.first.out_specs[0])
-        if isinstance(self.first, DotNode):
-            first, publish = self.first.prepare(frame, first_out), None
-        else:
-            first, publish = self.first.prepare(frame, first_out)
-            publish()       # the second dot's operand views need the array (filled batch by batch)
-        second = self.second.prepare(frame, self.new_output(frame, 0))
+        first = _part_of(self.first, frame, host_pool.empty(*self.first.out_specs[0]))
+        second, publish = _prepared(self.second, frame, self.new_output(frame, 0))
 
-        def both(lo, hi):
-            for i in range(lo, hi):
-                first(i, i + 1)
-                second(i, i + 1)
-        return run_split(frame, self.second.B, self.flops, both, min_bytes=SPLIT_FLOPS)
+        if self.batched:
+            def both(lo, hi):
+                for i in range(lo, hi):
+                    first(i, i + 1)
+                    second(i, i + 1)
+        else:
+            def both(lo, hi):
+                first(lo, hi)
+                second(lo, hi)
+        return run_split(frame, self.extent, self.flops, both, publish, min_bytes=SPLIT_FLOPS)
+
+
+def _dot_of(node) -> DotNode:
+    return node.dot if isinstance(node, DotEpilogueNode) else node
+
+
+def _prepared(node, frame: Frame, out: np.ndarray):
+    """(part(lo, hi), publish or None) of a DotNode or DotEpilogueNode writing ``out``."""
+    if isinstance(node, DotNode):
+        return node.prepare(frame, out), None
+    return node.prepare(frame, out)
+
+
+def _part_of(node, frame: Frame, out: np.ndarray):
+    """``part(lo, hi)`` of ``node``, its result published at once: the next dot's operand views
+    need the array (filled part by part)."""
+    part, publish = _prepared(node, frame, out)
+    if publish is not None:
+        publish()
+    return part
 
 
 def chain_fits(first, second, readers: int) -> bool:
-    """Whether ``second`` (a DotNode) can run batch by batch right after ``first`` (a DotNode or
-    DotEpilogueNode): both split by the same batches, and ``second`` reads ``first``'s result
-    only as one operand already in (batch, ...) order, so batch i of it reads batch i alone
-    (and its operand view is the array itself, never a copy made before the data is there)."""
-    if readers != 1 or not isinstance(second, DotNode) or second.B <= 1:
+    """Whether ``second`` can run part by part right after ``first`` (each a DotNode or a
+    DotEpilogueNode over whole rows): both split the same way (by the same batches, or by the
+    same rows), and ``second``'s dot reads ``first``'s result only as one operand already in
+    (batch, rows, k) order -- the left one when split by rows -- so its part reads the same part
+    of it (and its operand view is the array itself, never a copy made before the data is there)."""
+    if readers != 1 or not isinstance(second, (DotNode, DotEpilogueNode)):
         return False
-    dot = first.dot if isinstance(first, DotEpilogueNode) else first
-    if isinstance(first, DotEpilogueNode) and (first.rows_per_step != 1 or first.epilogue.tuple_result):
+    for node in (first, second):
+        if isinstance(node, DotEpilogueNode) and (node.rows_per_step != 1 or node.epilogue.tuple_result):
+            return False
+    d1, d2 = _dot_of(first), _dot_of(second)
+    if (d1.B > 1) != (d2.B > 1) or d1.extent != d2.extent or first.out_specs[0][0][:1] != (d1.extent,):
         return False
-    if dot.B != second.B or first.out_specs[0][0][:1] != (second.B,):
+    if isinstance(second, DotEpilogueNode) and any(s == first.out_slot for s, *_ in second.epilogue.inputs):
         return False
-    uses = [k for k, s in enumerate(second.slots) if s == first.out_slot]
-    return len(uses) == 1 and (second.lperm, second.rperm)[uses[0]] is None
+    uses = [k for k, s in enumerate(d2.slots) if s == first.out_slot]
+    if len(uses) != 1 or (d2.lperm, d2.rperm)[uses[0]] is not None:
+        return False
+    return d1.B > 1 or uses[0] == 0
 
 
 def epilogue_fits(dot: DotNode, kernel_node, readers: int) -> bool:
