@@ -729,20 +729,20 @@ def test_attention_runs_scores_softmax_and_values_batch_by_batch(chained):
 def test_a_batched_dot_whose_result_is_also_a_result_is_not_chained():
     from xla_runtime.cpu.dot import ChainNode
     text = hlo_module("""
-  a = f32[4,64,32] parameter(0)
-  b = f32[4,32,64] parameter(1)
-  c = f32[4,64,16] parameter(2)
-  d = f32[4,64,64] dot(a, b), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
-  e = f32[4,64,16] dot(d, c), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
-  ROOT t = (f32[4,64,64], f32[4,64,16]) tuple(d, e)""")
+  a = f32[8,256,64] parameter(0)
+  b = f32[8,64,256] parameter(1)
+  c = f32[8,256,16] parameter(2)
+  d = f32[8,256,256] dot(a, b), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
+  e = f32[8,256,16] dot(d, c), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
+  ROOT t = (f32[8,256,256], f32[8,256,16]) tuple(d, e)""")
     exe = cpu(text)
     assert not any(isinstance(n, ChainNode) for n in exe.program.graph.nodes)
     # without the tuple, the pair is chained and still right
-    single = text.replace("  ROOT t = (f32[4,64,64], f32[4,64,16]) tuple(d, e)", "").replace("  e = f32[4,64,16]", "  ROOT e = f32[4,64,16]")
+    single = text.replace("  ROOT t = (f32[8,256,256], f32[8,256,16]) tuple(d, e)", "").replace("  e = f32[8,256,16]", "  ROOT e = f32[8,256,16]")
     exe2 = cpu(single)
     assert any(isinstance(n, ChainNode) for n in exe2.program.graph.nodes)
     rng = np.random.default_rng(22)
-    args = [rng.standard_normal(s).astype(np.float32) for s in ((4, 64, 32), (4, 32, 64), (4, 64, 16))]
+    args = [(rng.standard_normal(s) / 8).astype(np.float32) for s in ((8, 256, 64), (8, 64, 256), (8, 256, 16))]
     np.testing.assert_allclose(np.asarray(exe2.execute(*args)[0]), (args[0] @ args[1]) @ args[2], rtol=1e-4, atol=1e-4)
     d, e = (np.asarray(o) for o in exe.execute(*args))
     np.testing.assert_allclose(e, (args[0] @ args[1]) @ args[2], rtol=1e-4, atol=1e-4)

@@ -213,6 +213,8 @@ def chain_fits(first, second, readers: int) -> bool:
     of it (and its operand view is the array itself, never a copy made before the data is there)."""
     if readers != 1 or not isinstance(second, (DotNode, DotEpilogueNode)):
         return False
+    if first.flops + second.flops < SPLIT_FLOPS:
+        return False                  # one thread does both anyway: the result may as well live in the arena
     for node in (first, second):
         if isinstance(node, DotEpilogueNode) and (node.rows_per_step != 1 or node.epilogue.tuple_result):
             return False
