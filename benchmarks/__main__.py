@@ -14,7 +14,13 @@ import os
 import sys
 import time
 
-from . import report, roofs, suite
+# NumPy's OpenBLAS keeps its idle threads spinning for 2**28 cycles (~0.1 s) after every threaded
+# call. With few cores they take the cores from whichever peer is timed next, and the interleaved
+# medians measure that instead. 2**4 cycles: they go to sleep at once. Set before NumPy loads
+# OpenBLAS (a value the user set is kept); recorded in the results as "openblas_thread_timeout".
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+from . import report, roofs, suite  # noqa: E402 -- after the environment above
 from .peers import PEERS
 from .timing import format_seconds
 from .workloads import REGISTRY, select

@@ -123,6 +123,8 @@ def markdown(results: dict) -> str:
         f"({_bytes(roofs['copy_bytes'])}), NumPy float32 matmul {roofs['matmul_gflops']:.0f} GFLOP/s "
         f"({roofs['matmul_n']}²). Machine: {machine.get('cpu', '?')}, {machine.get('cpus')} CPUs"
         + (f", load average at start {machine['load_average'][0]:.1f}" if "load_average" in machine else "")
+        + (f", OPENBLAS_THREAD_TIMEOUT={machine['openblas_thread_timeout']} (idle BLAS threads sleep at once)"
+           if machine.get("openblas_thread_timeout", "default") != "default" else "")
         + ".",
         "", *lines]
     if notes.texts:

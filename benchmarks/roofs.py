@@ -33,7 +33,8 @@ def measure(size: str) -> dict:
 def machine() -> dict:
     import numba
     info = {"platform": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count(), "numpy": np.__version__, "numba": numba.__version__}
+            "cpus": os.cpu_count(), "numpy": np.__version__, "numba": numba.__version__,
+            "openblas_thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT", "default")}
     if hasattr(os, "getloadavg"):     # other work on the machine: the first thing to check in noisy numbers
         info["load_average"] = [round(v, 2) for v in os.getloadavg()]
     try:

@@ -115,7 +115,7 @@ class DotEpilogueNode(ArenaNode):
         # the product gets memory of its own (still in cache when the kernel reads it): a kernel
         # whose input is its output array fails LLVM's runtime overlap check and runs its scalar
         # loop, 4-5x slower than the vectorised one
-        part = self.dot.prepare(frame, np.empty(*self.dot.out_specs[0]))
+        part = self.dot.prepare(frame, host_pool.empty(*self.dot.out_specs[0]))
         fn, args, outs = self.epilogue.prepare(frame, [out])
         scratch = self.epilogue._scratch
         r = self.rows_per_step
