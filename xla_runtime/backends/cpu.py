@@ -26,7 +26,7 @@ from ..cpu.buffers import ArenaNode, ArenaPool, assign
 from ..cpu.conv import ConvNode
 from ..cpu.dot import SPLIT_FLOPS as DOT_SPLIT_FLOPS
 from ..cpu.dot import ChainNode, DotEpilogueNode, DotNode, chain_fits, epilogue_fits
-from ..cpu.parallel import run_split
+from ..cpu.parallel import KERNEL_CHUNKS, run_split
 from ..cpu.fusion import Fusion
 from ..cpu.lockstep import LockstepNode, lockstep_fits
 from ..cpu.multi_output import MultiOutputFusion
@@ -138,7 +138,7 @@ class KernelNode(ArenaNode):
             return None
         # scratch: one set per part (per thread)
         return run_split(frame, self.extent, SPLIT_BYTES, lambda lo, hi: fn(*args, *self._scratch(), lo, hi),
-                         lambda: self._publish(frame.buffers, outs))
+                         lambda: self._publish(frame.buffers, outs), per_thread=KERNEL_CHUNKS)
 
     def inplace_inputs(self) -> dict[int, int]:
         if self.tuple_result:

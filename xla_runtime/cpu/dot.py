@@ -84,7 +84,10 @@ class DotNode(ArenaNode):
         return 2 * self.B * self.M * self.N * self.K
 
     def run(self, frame: Frame):
-        return run_split(frame, self.extent, self.flops, self.prepare(frame), min_bytes=SPLIT_FLOPS)
+        # batches one by one (a late helper takes what is left); rows in one part per thread:
+        # each part packs the whole right operand again
+        return run_split(frame, self.extent, self.flops, self.prepare(frame), min_bytes=SPLIT_FLOPS,
+                         per_thread=self.extent if self.B > 1 else 1)
 
 
 class DotEpilogueNode(ArenaNode):
@@ -135,7 +138,8 @@ class DotEpilogueNode(ArenaNode):
 
     def run(self, frame: Frame):
         both, publish = self.prepare(frame)
-        return run_split(frame, self.epilogue.extent, self.dot.flops, both, publish, min_bytes=SPLIT_FLOPS)
+        return run_split(frame, self.epilogue.extent, self.dot.flops, both, publish, min_bytes=SPLIT_FLOPS,
+                         per_thread=self.epilogue.extent if self.dot.B > 1 else 1)
 
     @property
     def flops(self) -> int:
@@ -182,7 +186,8 @@ class ChainNode(ArenaNode):
             def both(lo, hi):
                 first(lo, hi)
                 second(lo, hi)
-        return run_split(frame, self.extent, self.flops, both, publish, min_bytes=SPLIT_FLOPS)
+        return run_split(frame, self.extent, self.flops, both, publish, min_bytes=SPLIT_FLOPS,
+                         per_thread=self.extent if self.batched else 1)
 
 
 def _dot_of(node) -> DotNode:

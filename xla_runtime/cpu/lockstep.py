@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..executor import Frame
 from .buffers import ArenaNode
-from .parallel import SPLIT_BYTES, run_split
+from .parallel import KERNEL_CHUNKS, SPLIT_BYTES, run_split
 
 MIN_SHARED_BYTES = 4 << 20        # smaller inputs stay in cache between two separate kernels anyway
 
@@ -43,7 +43,7 @@ class LockstepNode(ArenaNode):
         def publish():
             for (_, _, outs), _f, k in calls:
                 k._publish(frame.buffers, outs)
-        return run_split(frame, self.steps, self.nbytes, part, publish, min_bytes=SPLIT_BYTES)
+        return run_split(frame, self.steps, self.nbytes, part, publish, min_bytes=SPLIT_BYTES, per_thread=KERNEL_CHUNKS)
 
 
 def lockstep_fits(a, b, shared_slot: int, shared_bytes: int) -> bool:

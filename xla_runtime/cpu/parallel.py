@@ -2,40 +2,49 @@
 
 Native nodes do their heavy lifting in code that releases the GIL (numba ``nogil`` kernels, NumPy
 sorts and copies), so independent row ranges can run on several threads. As KernelNode does, the
-calling thread takes the first part and the pool the rest; a CountDownAsyncValue completes when
-all parts have (never numba ``parallel=True``: its default threading layer aborts when two
+calling thread and the pool's helpers take chunks in turn; a CountDownAsyncValue completes when
+all chunks have (never numba ``parallel=True``: its default threading layer aborts when two
 executions run parallel kernels at once).
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 from async_values import CountDownAsyncValue
 
 SPLIT_BYTES = 1 << 20    # below this, one thread does it all: handing work over costs more
+KERNEL_CHUNKS = 2        # chunks per thread for kernels: a late helper still takes a share
 
 
 def run_split(frame, extent: int, nbytes: int, fn: Callable[[int, int], None], then: Callable[[], None] | None = None,
-              min_bytes: int = SPLIT_BYTES):
+              min_bytes: int = SPLIT_BYTES, per_thread: int = 1):
     """Run ``fn(lo, hi)`` over ``[0, extent)``, in parts on the pool when the work is big enough,
-    then ``then()``. Returns None when everything ran here, else the AsyncValue of the parts."""
+    then ``then()``. Returns None when everything ran here, else the AsyncValue of the parts.
+
+    The range is cut into ``per_thread`` pieces per thread (at most one per index) that this
+    thread and the helpers it wakes take in turn, so a helper that wakes late (hundreds of µs on a busy VM)
+    takes what is left rather than being waited for: at worst this thread does it all."""
     parts = min(frame.pool.num_threads, extent) if nbytes >= min_bytes else 1
     if parts <= 1:
         fn(0, extent)
         if then is not None:
             then()
         return None
-    bounds = [extent * i // parts for i in range(parts + 1)]
-    done = CountDownAsyncValue(None, parts)
+    n = min(extent, parts * per_thread)
+    bounds = [extent * i // n for i in range(n + 1)]
+    done = CountDownAsyncValue(None, n)
+    take = itertools.count().__next__          # atomic under the GIL: each chunk taken once
 
-    def part(lo, hi):
-        try:
-            fn(lo, hi)
-        except BaseException as e:   # noqa: BLE001 -- reported through the AsyncValue
-            done.count_down(error=e)
-        else:
-            done.count_down()
-    for i in range(1, parts):
-        frame.pool.submit(part, bounds[i], bounds[i + 1])
-    part(bounds[0], bounds[1])
+    def work():
+        while (i := take()) < n:
+            try:
+                fn(bounds[i], bounds[i + 1])
+            except BaseException as e:   # noqa: BLE001 -- reported through the AsyncValue
+                done.count_down(error=e)
+            else:
+                done.count_down()
+    for _ in range(parts - 1):
+        frame.pool.submit(work)
+    work()
     return done if then is None else done.map(lambda _: then())
