@@ -27,17 +27,12 @@ from ..cpu.conv import ConvNode
 from ..cpu.dot import SPLIT_FLOPS as DOT_SPLIT_FLOPS
 from ..cpu.dot import ChainNode, DotEpilogueNode, DotNode, chain_fits, epilogue_fits
 from ..cpu.parallel import KERNEL_CHUNKS, run_split
-from ..cpu.fusion import Fusion
 from ..cpu.lockstep import LockstepNode, lockstep_fits
-from ..cpu.multi_output import MultiOutputFusion
 from ..cpu.lower import CannotLower, lower_fusion
 from ..executor import BufferSlice, Frame
 from ..hlo.ir import HloInstruction, HloModule
 from ..interpreter import Interpreter, check_supported
 from ..ops.registry import lowering
-from ..passes import DCE, PassManager, RemoveDeadComputations, simplification_pipeline
-from ..passes.dot_sum import DotSumMerge
-from ..passes.reduce_split import SplitColumnReduce
 from . import register_backend
 from .interpreter import InstructionNode, InterpreterProgram, Lowering, _nbytes
 from .slots import leaves
@@ -51,7 +46,14 @@ SPLIT_BYTES = 1 << 20    # kernels touching more than this split their outer loo
 HOLD_GIL_BYTES = 4096    # kernels touching at most this run holding the GIL
 
 
-def cpu_pipeline(dump_after: str | None = None, dump_to=None) -> PassManager:
+def cpu_pipeline(dump_after: str | None = None, dump_to=None):
+    """The CPU pass pipeline (a PassManager). Imported here: a module from the optimized-module
+    cache needs no pass."""
+    from ..cpu.fusion import Fusion
+    from ..cpu.multi_output import MultiOutputFusion
+    from ..passes import DCE, PassManager, RemoveDeadComputations, simplification_pipeline
+    from ..passes.dot_sum import DotSumMerge
+    from ..passes.reduce_split import SplitColumnReduce
     return PassManager("cpu", [
         simplification_pipeline(),
         DotSumMerge(),
@@ -300,13 +302,14 @@ class CpuLowering(Lowering):
         return node
 
 
-def optimized(module: HloModule, target: str, done: bool = False) -> tuple[HloModule, PassManager]:
+def optimized(module: HloModule, target: str, done: bool = False):
     """A copy of ``module`` after the CPU pipeline (the GPU backend's too: same fusion decisions),
     printed at XRT_DEBUG >= 2; the pass manager keeps the timings. ``done``: the module comes from
     the optimized-module cache (``module_cache``), already through the pipeline: no pass runs."""
-    pipeline = cpu_pipeline()
     if done:
-        return module, pipeline
+        from ..passes.manager import PassManager
+        return module, PassManager("cpu", [])         # nothing ran: no timings to keep
+    pipeline = cpu_pipeline()
     check_supported(module)
     module = module.clone()       # passes rewrite the module in place
     pipeline.run(module)

@@ -1,10 +1,19 @@
-"""HLO-to-HLO passes: named objects run by a PassManager with timings and dump-after-pass."""
-from .algebraic import AlgebraicSimplifier
-from .cleanup import CSE, DCE, RemoveDeadComputations
-from .fold import ConstantFolding
-from .inline import InlineCalls, Unfuse
-from .manager import Fixpoint, HloPass, PassManager
-from .pipeline import optimize, simplification_pipeline
+"""HLO-to-HLO passes: named objects run by a PassManager with timings and dump-after-pass.
 
-__all__ = ["HloPass", "PassManager", "Fixpoint", "InlineCalls", "Unfuse", "AlgebraicSimplifier",
-           "ConstantFolding", "CSE", "DCE", "RemoveDeadComputations", "optimize", "simplification_pipeline"]
+The names below load on first use (PEP 562): a warm start that takes its optimized module from
+the cache (``module_cache``) runs no pass, and does not pay for importing them."""
+import importlib
+
+_WHERE = {"AlgebraicSimplifier": "algebraic", "CSE": "cleanup", "DCE": "cleanup",
+          "RemoveDeadComputations": "cleanup", "ConstantFolding": "fold", "InlineCalls": "inline",
+          "Unfuse": "inline", "Fixpoint": "manager", "HloPass": "manager", "PassManager": "manager",
+          "optimize": "pipeline", "simplification_pipeline": "pipeline"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
