@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import math
 
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -204,8 +203,7 @@ def imod(a: Expr, k: int) -> Expr:
 
 # -- kernels --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Buffer:
+class Buffer(NamedTuple):
     dtype: str
     shape: tuple[int, ...]
 
@@ -217,8 +215,7 @@ class Buffer:
         return n
 
 
-@dataclass(frozen=True)
-class ReduceStage:
+class ReduceStage(NamedTuple):
     """acc_k = init_k; for each inner index: acc = combine(acc, values) (all k at once).
 
     ``combine`` expressions use var("acc<k>") and var("x<k>") for the accumulators and the
@@ -229,15 +226,13 @@ class ReduceStage:
     combine: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
-class Store:
+class Store(NamedTuple):
     output: int
     value: Expr
     index: tuple[Expr, ...] | None = None   # None: the natural index (outer dims, then inner dims)
 
 
-@dataclass(frozen=True)
-class StoreStage:
+class StoreStage(NamedTuple):
     inner: tuple[int, ...]
     stores: tuple[Store, ...]
 
@@ -245,8 +240,7 @@ class StoreStage:
 Stage = ReduceStage | StoreStage
 
 
-@dataclass(frozen=True)
-class Kernel:
+class Kernel(NamedTuple):
     name: str
     inputs: tuple[Buffer, ...]
     outputs: tuple[Buffer, ...]
