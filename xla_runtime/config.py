@@ -17,7 +17,8 @@ import), so tests and users can change them in-process.
                            a small ELF linker on ctypes, so a warm start never loads LLVM; objects
                            it cannot link go to MCJIT) or "mcjit" (llvmlite's MCJIT for all)
     XRT_HOST_POOL_MB       host memory the CPU backend keeps for reuse after large results die
-                           (default 1024; 0 disables the pool, so each result is a fresh allocation)
+                           (default 1024, at most 1/8 of physical memory; 0 disables the pool, so
+                           each result is a fresh allocation)
     XRT_GPU_GRAPHS         1: GPU programs run as captured device graphs (CUDA graphs), 0: stream
                            launches (default 0); read when a program is compiled
     XRT_GPU_RESULTS        "device": GPU results stay on the device until read (default); "host":
@@ -25,6 +26,7 @@ import), so tests and users can change them in-process.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 
@@ -59,7 +61,19 @@ def debug_level() -> int:
 
 
 def host_pool_bytes() -> int:
-    return max(0, _int("XRT_HOST_POOL_MB", 1024)) << 20
+    raw = os.environ.get("XRT_HOST_POOL_MB")
+    if raw is None or raw == "":
+        return _default_host_pool()
+    return max(0, _int("XRT_HOST_POOL_MB", 0)) << 20
+
+
+@functools.cache
+def _default_host_pool() -> int:
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = 8 << 30
+    return min(1 << 30, physical // 8)
 
 
 def cache_dir() -> str:
