@@ -878,3 +878,31 @@ def test_an_mlp_runs_each_thread_s_rows_through_both_layers():
     assert not any(isinstance(n, ChainNode) for n in rhs_use.program.graph.nodes)
     a, w, v = (rng.standard_normal(s).astype(np.float32) for s in ((256, 512), (512, 256), (256, 256)))
     np.testing.assert_allclose(np.asarray(rhs_use.execute(a, w, v)[0]), v @ (a @ w), rtol=1e-3, atol=1e-2)
+
+
+@pytest.mark.parametrize("ctype,ftype", [("c64", np.float32), ("c128", np.float64)])
+def test_complex_real_and_imag_run_in_kernels(ctype, ftype):
+    """complex(re, im), real, imag (and complex arithmetic around them) are fused kernels, not
+    interpreter fallbacks (numba builds kernels with complex buffers)."""
+    f = "f32" if ftype is np.float32 else "f64"
+    text = hlo_module(f"""
+  re = {f}[64] parameter(0)
+  im = {f}[64] parameter(1)
+  z = {ctype}[64] complex(re, im)
+  zz = {ctype}[64] multiply(z, z)
+  r = {f}[64] real(zz)
+  i = {f}[64] imag(zz)
+  s = {f}[64] add(r, i)
+  ri = {f}[64] real(re)
+  ii = {f}[64] imag(re)
+  ROOT t = ({ctype}[64], {f}[64], {f}[64], {f}[64]) tuple(zz, s, ri, ii)""")
+    exe = cpu(text)
+    assert exe.program.fallbacks == []
+    rng = np.random.default_rng(31)
+    re, im = rng.standard_normal(64).astype(ftype), rng.standard_normal(64).astype(ftype)
+    zz, s, ri, ii = (np.asarray(o) for o in exe.execute(re, im))
+    z = (re + 1j * im).astype(zz.dtype)
+    np.testing.assert_allclose(zz, z * z, rtol=1e-5)
+    np.testing.assert_allclose(s, (z * z).real + (z * z).imag, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(ri, re)
+    np.testing.assert_array_equal(ii, np.zeros_like(re))

@@ -131,8 +131,8 @@ def test_jax_linalg_stablehlo_matches_jax(name):
     exe = xla_runtime.Client("cpu").compile(text)
     for g, w in zip(exe.execute(*args), want):
         _close(np.asarray(g), w, np.float64)
-    # (eig builds complex eigenvalues from geev's real and imaginary parts: no complex kernels yet)
-    assert exe.program.fallbacks == (["complex"] if name == "eig" else [])
+    # (eig builds complex eigenvalues from geev's real and imaginary parts: a complex kernel)
+    assert exe.program.fallbacks == []
 
 
 # ----------------------------------------------------------------------------------------------

@@ -253,6 +253,8 @@ _ELEMENTWISE = {
     "is-finite": "is_finite", "not": "not", "and": "and", "or": "or", "xor": "xor",
     "shift-left": "shl", "shift-right-logical": "shr_logical", "shift-right-arithmetic": "shr_arith",
     "popcnt": "popcnt", "count-leading-zeros": "clz",
+    # complex numbers (kernels with complex buffers are built by the numba generator)
+    "complex": "complex", "real": "real", "imag": "imag",
 }
 _INT_ONLY = {"shl", "shr_logical", "shr_arith", "popcnt", "clz"}
 _FLOAT_ONLY = {"pow", "atan2", "sqrt", "rsqrt", "cbrt", "exp", "expm1", "log", "log1p", "tanh", "logistic",
