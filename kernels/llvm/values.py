@@ -196,13 +196,16 @@ class _Shim:
 
     @staticmethod
     def pow2(n):
-        """2**n for an integral float n in the normal exponent range, from bits."""
+        """2**n for an integral float n in the normal exponent range, from bits. n + 1.5*2**mb
+        puts n in the low bits of the sum (an fptosi would be poison for a nan lane, which exp
+        lets through; this gives some finite or infinite factor there, and nan times it is nan)."""
         w = _width(n.ty)
         mb, bias = _FMT[w]
         ity = ir.IntType(w)
-        k = n.b.fptosi(n.v, ity)
-        k = n.b.shl(n.b.add(k, ir.Constant(ity, bias)), ir.Constant(ity, mb))
-        return n.new(n.b.bitcast(k, n.ty))
+        magic = 1.5 * 2.0 ** mb
+        k = n.b.bitcast(n.b.fadd(n.v, ir.Constant(n.ty, magic)), ity)
+        k = n.b.add(k, ir.Constant(ity, bias - _bits_of(magic, w)))
+        return n.new(n.b.bitcast(n.b.shl(k, ir.Constant(ity, mb)), n.ty))
 
     @staticmethod
     def frexp_sqrt2(x):
@@ -267,3 +270,10 @@ class Table:
             g.type = ir.PointerType(addrspace=ctx.target.const_addrspace)   # opaque: GEP by element
         ptr = ctx.b.gep(g, [i.v], source_etype=ety)
         return i.new(ctx.b.load(ptr, typ=ety))
+
+
+def _bits_of(value: float, width: int) -> int:
+    """The bits of ``value`` as a float of ``width`` bits, as an unsigned int."""
+    import struct
+    return struct.unpack("<I", struct.pack("<f", value))[0] if width == 32 else \
+        struct.unpack("<Q", struct.pack("<d", value))[0]

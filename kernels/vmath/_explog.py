@@ -41,10 +41,12 @@ def make_exp(F):
 
     @inline
     def exp_reduce(x):
-        """(k, r) with x = k*ln2 + r; x clamped so k stays in scale()'s range (nan: any k in it)."""
-        # written as max/min patterns (one instruction each); nan -> LO, fixed by the caller
-        xc = L.select(LO < x, x, LO)
-        xc = L.select(xc < HI, xc, HI)
+        """(k, r) with x = k*ln2 + r; x clamped so k stays in scale()'s range. A nan passes
+        (k and r nan: pow2 has no fptosi to be poison, and the product stays nan)."""
+        # max/min patterns that keep a nan (one instruction each on x86: maxps returns its
+        # second operand when unordered)
+        xc = L.select(x < LO, LO, x)
+        xc = L.select(xc > HI, HI, xc)
         k = L.rint(xc * LOG2E)
         r = L.fma(-k, LN2HI, xc)          # exact: the result fits the grid of x and k*LN2HI
         return k, L.fma(-k, LN2LO, r)
@@ -56,8 +58,7 @@ def make_exp(F):
     @inline
     def vexp(x):
         k, r = exp_reduce(x)
-        res = scale(ONE + expm1_r(r), k)
-        return L.select(L.isnan(x), x + x, res)
+        return scale(ONE + expm1_r(r), k)          # nan in, nan out (exp_reduce lets it through)
 
     return vexp, exp_reduce, expm1_r, scale
 

@@ -6,6 +6,8 @@ on integers of the float's own width, so callers only ever see floats. The math 
 LLVM intrinsics that the loop vectorizer widens (fma -> vfmadd, rint -> vroundps, sqrt -> vsqrtps);
 divisions are plain `fdiv` so they neither raise nor branch whatever error_model the caller uses.
 """
+import struct
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -125,11 +127,16 @@ def pow2(typingctx, n):
     if _is_float(n):
         mb, bias, _ = _FMT[n.bitwidth]
 
+        magic = 1.5 * 2.0 ** mb          # as kernels.llvm.values: no fptosi (poison for nan)
+        magic_bits = struct.unpack("<I", struct.pack("<f", magic))[0] if n.bitwidth == 32 else \
+            struct.unpack("<Q", struct.pack("<d", magic))[0]
+
         def codegen(context, builder, sig, args):
             ity = ir.IntType(n.bitwidth)
-            k = builder.fptosi(args[0], ity)
-            k = builder.shl(builder.add(k, ity(bias)), ity(mb))
-            return builder.bitcast(k, context.get_value_type(n))
+            fty = context.get_value_type(n)
+            k = builder.bitcast(builder.fadd(args[0], ir.Constant(fty, magic)), ity)
+            k = builder.add(k, ity((bias - magic_bits) % (1 << n.bitwidth)))
+            return builder.bitcast(builder.shl(k, ity(mb)), fty)
         return n(n), codegen
 
 
