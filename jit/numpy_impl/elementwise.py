@@ -252,22 +252,23 @@ def np_result_type(*arrays_and_dtypes):
                          for x in arrays_and_dtypes))
 
 
-@implements(np.iscomplex)
-def iscomplex(x):
+def _imag_compare(x, direction: str):
+    """imag(x) compared with 0 (``direction`` EQ or NE); a real x has imag 0 everywhere."""
     t = tracer(x)
     if t.dtype.kind != "c":
-        return P.full(t.shape, False, bool)
+        return P.full(t.shape, direction == "EQ", bool)
     im = P.unary("imag", t)
-    return P.compare(im, P.scalar_like(im, 0), "NE")
+    return P.compare(im, P.scalar_like(im, 0), direction)
+
+
+@implements(np.iscomplex)
+def iscomplex(x):
+    return _imag_compare(x, "NE")
 
 
 @implements(np.isreal)
 def isreal(x):
-    t = tracer(x)
-    if t.dtype.kind != "c":
-        return P.full(t.shape, True, bool)
-    im = P.unary("imag", t)
-    return P.compare(im, P.scalar_like(im, 0), "EQ")
+    return _imag_compare(x, "EQ")
 
 
 @implements(np.iscomplexobj)

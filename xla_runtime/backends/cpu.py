@@ -228,18 +228,15 @@ def _lockstep_siblings(nodes: list) -> None:
             a_out = {w.buffer for w in a.writes}
             for j in range(i + 1, len(nodes)):
                 b = nodes[j]
-                if any(r.buffer in a_out for r in b.reads) and not isinstance(b, KernelNode):
-                    break
-                if not isinstance(b, KernelNode):
-                    continue
-                shared = [(n, slot) for slot, n in _input_bytes(b).items() if slot in shared_in]
+                shared = [(n, slot) for slot, n in _input_bytes(b).items() if slot in shared_in] \
+                    if isinstance(b, KernelNode) else []
                 if shared and lockstep_fits(a, b, max(shared)[1], max(shared)[0]):
                     nodes[j] = LockstepNode([a, b])
                     del nodes[i]
                     i -= 1
                     break
                 if any(r.buffer in a_out for r in b.reads):
-                    break
+                    break         # a cannot move past a reader of its result
         i += 1
 
 

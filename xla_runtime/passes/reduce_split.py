@@ -59,6 +59,8 @@ def _rows_per_block(ins: HloInstruction, uses) -> int:
     if not siblings:
         return 0
     R = x.shape.dims[0]
+    if R < 32:
+        return 0
     # at least 16 rows a block keeps the partials (R / rows of them) at 1/16 of x or less
     rows = max(16, BLOCK_BYTES // max(x.shape.byte_size // R, 1))
     while rows > 16 and R % rows:
