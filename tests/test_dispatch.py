@@ -189,24 +189,53 @@ def test_a_blocked_caller_runs_its_queued_execution(busy_workers):
     assert {e.lane for e in t.events if e.kind != "execute"} == {threading.current_thread().name}
 
 
-def test_a_caller_leaves_executions_that_split_blas_work_to_the_pool(busy_workers):
-    """Running a part of a split gemm would switch this thread's BLAS threading to one and back,
-    which wakes OpenBLAS's threads to spin against the pool: such executions are not claimed."""
-    big = xla_runtime.Client("cpu").compile("""HloModule big
+BIG_DOT = """HloModule big
 ENTRY main {
   a = f32[256,512] parameter(0)
   b = f32[512,256] parameter(1)
   ROOT d = f32[256,256] dot(a, b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
-}""")
-    assert not big.program.claimable and xla_runtime.Client("cpu").compile(LOOP).program.claimable
+}"""
+
+TWO_BIG_DOTS = """HloModule two_big
+ENTRY main {
+  a = f32[256,512] parameter(0)
+  b = f32[512,256] parameter(1)
+  c = f32[256,512] parameter(2)
+  d1 = f32[256,256] dot(a, b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  d2 = f32[256,256] dot(c, b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  n2 = f32[256,256] negate(d2)
+  ROOT t = (f32[256,256], f32[256,256]) tuple(d1, n2)
+}"""
+
+
+def test_a_caller_runs_a_queued_split_gemm_taking_every_part_the_pool_cannot(busy_workers):
+    """A sequential graph whose gemm splits over the pool is claimed: the caller takes the first
+    part, and the others too while no helper comes."""
+    big = xla_runtime.Client("cpu").compile(BIG_DOT)
+    assert big.program.claimable and big.program.graph.is_sequential
     a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
     with profiler.trace() as t:
         (d,) = big.execute(a, b)
+        np.testing.assert_array_equal(np.asarray(d), np.full((256, 256), 64, np.float32))
+    assert {e.lane for e in t.events if e.kind != "execute"} == {threading.current_thread().name}
+
+
+def test_a_caller_leaves_concurrent_graphs_that_split_blas_work_to_the_pool(busy_workers, monkeypatch):
+    """In a concurrent graph the caller would be a third thread on the pool's cores, running
+    gemm parts against the pool's: such executions are not claimed."""
+    monkeypatch.setenv("XRT_SEQUENTIAL_NODES", "1")
+    big = xla_runtime.Client("cpu").compile(TWO_BIG_DOTS)
+    assert not big.program.graph.is_sequential
+    assert not big.program.claimable and xla_runtime.Client("cpu").compile(LOOP).program.claimable
+    a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
+    with profiler.trace() as t:
+        d, n = big.execute(a, b, a)
         with pytest.raises(TimeoutError):
-            d.block_until_ready(timeout=0.05)        # still queued: this thread did not take it
+            np.asarray(d.block_until_ready(timeout=0.05))   # still queued: this thread did not take it
         assert not d.is_ready()
         busy_workers.set()
-        np.testing.assert_array_equal(np.asarray(d.block_until_ready(TIMEOUT)), np.full((256, 256), 64, np.float32))
+        np.testing.assert_array_equal(np.asarray(d), np.full((256, 256), 64, np.float32))
+        np.testing.assert_array_equal(np.asarray(n), np.full((256, 256), -64, np.float32))
     assert threading.current_thread().name not in {e.lane for e in t.events if e.kind != "execute"}
 
 

@@ -1,19 +1,21 @@
-"""Single-threaded BLAS calls for nodes that split their work across the worker pool themselves.
+"""Single-threaded BLAS while the executor's nodes call it: the worker pool is the parallelism.
 
 OpenBLAS hands every large gemm to its own helper threads, which then spin waiting for the next
-one. A node that alternates gathers and gemms on two cores (or runs while other processes use
-them) then loses to those spinning threads by 10-30x. OpenBLAS >= 0.3.27 has a per-thread thread
-count (``openblas_set_num_threads_local``); ``single_threaded_blas()`` sets it to 1 for the calling
-thread and restores it after (a pool worker keeps it at 1). Where NumPy's BLAS is not an OpenBLAS
-with that entry point (or the platform has no /proc/self/maps to find it) this does nothing.
+one. A node that alternates gathers and gemms on two cores (or two parts of one split gemm) then
+loses to those spinning threads by 10-30x. NumPy's OpenBLAS is a pthreads build, whose thread count
+is one process-wide setting (``openblas_set_num_threads_local`` sets that global too, despite its
+name). So ``single_threaded_blas()`` is a process-wide scope: the first BLAS call of ours to begin
+sets the count to 1, and the last to end puts back what it found, so the caller's own NumPy code
+keeps OpenBLAS's threads between executions (its calls made while an execution is running BLAS
+are single-threaded too). Where NumPy's BLAS is not an OpenBLAS (or the platform has no
+/proc/self/maps to find it) this does nothing.
 """
 from __future__ import annotations
 
 import ctypes
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 
-from ..executor.pool import in_worker, on_leave
 
 _SYMBOLS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_",
             "scipy_openblas_set_num_threads_local")
@@ -71,39 +73,43 @@ def _get():
     return _setter
 
 
-_tls = threading.local()
-_UNCHANGED = nullcontext()
+class _Scope:
+    """While any instance is entered, BLAS runs single-threaded; one shared, reentrant."""
+    __slots__ = ("setter", "active", "saved", "lock")
+
+    def __init__(self, setter):
+        self.setter, self.active, self.saved = setter, 0, 1
+        self.lock = threading.Lock()
+
+    def __enter__(self):
+        with self.lock:
+            if self.active == 0:
+                self.saved = self.setter(1)
+            self.active += 1
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.active -= 1
+            if self.active == 0:
+                self.setter(self.saved)
 
 
-@contextmanager
-def _scoped(setter):
-    prev = setter(1)
-    try:
-        yield
-    finally:
-        setter(prev)
+_scope = None
+_NO_SCOPE = nullcontext()
 
 
 def single_threaded_blas():
-    """A context manager running its block with single-threaded BLAS on this thread. Changing the
-    setting costs as much as a small gemm (tens of µs for a set and restore), so a thread running
-    executor work sets it once and keeps it until it stops (a pool worker: for good)."""
-    if getattr(_tls, "pinned", False):
-        return _UNCHANGED
-    setter = _get()
-    if setter is None:
-        return _UNCHANGED
-    if in_worker():
-        prev = setter(1)
-        _tls.pinned = True
-        on_leave(lambda: _unpin(setter, prev))
-        return _UNCHANGED
-    return _scoped(setter)
-
-
-def _unpin(setter, prev: int) -> None:
-    _tls.pinned = False
-    setter(prev)
+    """A context manager running its block with single-threaded BLAS (process-wide, see above).
+    A set and a restore cost about 1 µs; nested and concurrent scopes set it once."""
+    global _scope
+    if _scope is None:
+        setter = _get()
+        if setter is None:
+            return _NO_SCOPE
+        with _lock:
+            if _scope is None:
+                _scope = _Scope(setter)
+    return _scope
 
 
 def available() -> bool:

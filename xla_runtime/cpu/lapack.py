@@ -8,6 +8,7 @@ from ..executor import BufferSlice, Node
 from ..hlo.ir import HloInstruction
 from ..ops.lapack import LAPACK_CALLS, LapackCall, flag, result_array, result_tuple
 from . import lapack_lib
+from .blas_threads import single_threaded_blas
 from .custom_calls import custom_call_node
 
 
@@ -56,7 +57,8 @@ class LapackNode(Node):
     def run(self, frame):
         b = frame.buffers
         kernel = self.native if self.native is not None and lapack_lib.available() else self.call.kernel
-        b[self.out_slot] = kernel(self.ins, [b[s] for s in self.operand_slots])
+        with single_threaded_blas():      # LAPACK's gemms too: the pool is the parallelism
+            b[self.out_slot] = kernel(self.ins, [b[s] for s in self.operand_slots])
 
 
 def _factory(call: LapackCall):

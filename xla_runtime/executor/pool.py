@@ -8,7 +8,7 @@ A ``Task`` is a submitted callable that another thread may claim before a worker
 thread about to block on the task's result runs it itself. Handing work to a sleeping worker and
 being woken for its result costs two thread wake-ups (tens of µs idle, hundreds when the cores are
 busy); a caller that waits at once pays neither. While a non-worker thread runs executor work it
-counts as a worker (``in_worker``), and per-thread settings made for that work are undone after.
+counts as a worker (``in_worker``).
 """
 from __future__ import annotations
 
@@ -92,15 +92,13 @@ class Task:
         if in_worker():
             _call(fn, args)
             return True
-        _local.worker, _local.undo = True, []
+        _local.worker = True
         try:
             fn(*args)
         except Exception:   # as on a worker; a KeyboardInterrupt does reach the helping caller
             _log.exception("executor task %r raised", fn)
         finally:
-            undo, _local.worker, _local.undo = _local.undo, False, None
-            for u in reversed(undo):
-                u()
+            _local.worker = False
         return True
 
 
@@ -109,15 +107,8 @@ _local = threading.local()
 
 def in_worker() -> bool:
     """Whether the calling thread is running executor tasks: a pool worker, or a thread running a
-    task it claimed. Per-thread settings for kernels may then stay in place (see ``on_leave``)."""
+    task it claimed."""
     return getattr(_local, "worker", False)
-
-
-def on_leave(undo: Callable[[], None]) -> None:
-    """Call ``undo()`` when this thread stops running executor work (never, on a pool worker)."""
-    pending = getattr(_local, "undo", None)
-    if pending is not None:
-        pending.append(undo)
 
 
 _default: WorkerPool | None = None
