@@ -201,9 +201,12 @@ class Executable:
         donated: their memory may be reused for results, and they can no longer be read.
         NumPy arguments are not copied: do not modify them until the results are ready.
         """
-        if self.program.inline and not donate_argnums and not self._aliases:
+        if not donate_argnums and not self._aliases:
             arrays = self._check.plain_arrays(args)
-            if arrays is not None:
+            if arrays is not None:           # the usual call: no AsyncValues for the arguments
+                if not self.program.inline:
+                    run = _Execution(self, arrays, None, ready=True)
+                    return self._queue(run, run.pending_outputs(), [])
                 direct = getattr(self.program, "direct", None)
                 if direct is not None and profiler.current() is None:
                     return self._direct(direct, arrays)
@@ -223,12 +226,20 @@ class Executable:
             outputs = run.pending_outputs()
             run_when_ready(pending, run.start)
         else:
-            outputs = run.pending_outputs()
-            pool, task = default_pool(), Task()
-            if getattr(self.program, "claimable", True):
-                for buf in outputs:
-                    buf._producer = task      # a caller blocking on a result may claim the task
+            outputs = self._queue(run, run.pending_outputs(), pending)
+        return outputs
+
+    def _queue(self, run: "_Execution", outputs: list[Buffer], pending: list[AsyncValue]) -> list[Buffer]:
+        """Hand ``run`` to the pool once ``pending`` inputs are ready; a caller blocking on one of
+        ``outputs`` may claim it first (where the program allows)."""
+        pool, task = default_pool(), Task()
+        if getattr(self.program, "claimable", True):
+            for buf in outputs:
+                buf._producer = task
+        if pending:
             run_when_ready(pending, lambda: pool.submit_task(task, run.start))
+        else:
+            pool.submit_task(task, run.start)
         return outputs
 
     def _direct(self, direct, arrays) -> list[Buffer]:

@@ -166,10 +166,10 @@ def _as_kernel_array(a):
 
 def _writes_fresh(node) -> bool:
     """Whether ``node`` computes its (single array) result into memory of its own."""
+    if isinstance(node, ChainNode):
+        node = node.second
     if isinstance(node, DotEpilogueNode):
         node = node.epilogue
-    elif isinstance(node, ChainNode):
-        node = node.second
     return isinstance(node, (KernelNode, DotNode)) and not getattr(node, "tuple_result", False)
 
 

@@ -28,10 +28,9 @@ class _Lease:
     """The owner NumPy sees as ``base``: exposes the block as bytes, returns it when collected."""
     __slots__ = ("__array_interface__", "_block", "_pool")
 
-    def __init__(self, pool: "HostPool", block: np.ndarray, nbytes: int):
+    def __init__(self, pool: "HostPool", block: "_Block"):
         self._pool, self._block = pool, block
-        self.__array_interface__ = {"shape": (nbytes,), "typestr": "|u1", "version": 3,
-                                    "data": (block.ctypes.data, False)}
+        self.__array_interface__ = block.interface
 
     def __del__(self):
         try:
@@ -40,11 +39,22 @@ class _Lease:
             pass
 
 
+class _Block:
+    """Pooled memory and its array interface (made once: leasing it again costs nothing more)."""
+    __slots__ = ("array", "interface", "nbytes")
+
+    def __init__(self, size: int):
+        self.array = np.empty(size, np.uint8)
+        self.nbytes = size
+        self.interface = {"shape": (size,), "typestr": "|u1", "version": 3,
+                          "data": (self.array.ctypes.data, False)}
+
+
 class HostPool:
     def __init__(self):
         # RLock: a lease may be collected (and give its block back) while this thread holds it.
         self._lock = threading.RLock()
-        self._idle: OrderedDict[int, list[np.ndarray]] = OrderedDict()
+        self._idle: OrderedDict[int, list[_Block]] = OrderedDict()
         self.idle_bytes = 0
         self.reused = 0
         self.fresh = 0
@@ -66,11 +76,11 @@ class HostPool:
                 if not blocks:
                     del self._idle[size]
         if block is None:
-            block = np.empty(size, np.uint8)
+            block = _Block(size)
             self.fresh += 1
-        return np.asarray(_Lease(self, block, nbytes))[:nbytes].view(dtype).reshape(shape)
+        return np.asarray(_Lease(self, block))[:nbytes].view(dtype).reshape(shape)
 
-    def give_back(self, block: np.ndarray) -> None:
+    def give_back(self, block: _Block) -> None:
         size = block.nbytes
         cap = config.host_pool_bytes()
         with self._lock:
