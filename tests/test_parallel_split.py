@@ -1,10 +1,12 @@
 """run_split: the calling thread and the helpers it wakes take chunks in turn, so work never
-waits for a helper that has not started."""
+waits for a helper that has not started; run_prepared wakes the helpers before the work is
+prepared."""
+import threading
 from types import SimpleNamespace
 
 import pytest
 
-from xla_runtime.cpu.parallel import run_split
+from xla_runtime.cpu.parallel import run_prepared, run_split
 
 
 class _IdlePool:
@@ -57,3 +59,54 @@ def test_small_work_runs_here_in_one_call():
     seen = []
     assert run_split(frame, 100, 10, lambda lo, hi: seen.append((lo, hi)), lambda: seen.append("then")) is None
     assert seen == [(0, 100), "then"] and not frame.pool.pending
+
+
+def test_helpers_are_woken_before_the_work_is_prepared():
+    frame = _frame()
+    seen, submitted = [], []
+
+    def prepare():
+        submitted.append(len(frame.pool.pending))
+        return (lambda lo, hi: seen.append((lo, hi))), lambda: seen.append("then")
+    done = run_prepared(frame, 100, 1 << 30, prepare)
+    assert submitted == [1]                    # the helper was on its way while this ran
+    done.block_until_ready(10)
+    assert seen == [(0, 50), (50, 100), "then"]
+
+
+def test_a_helper_that_wakes_during_preparation_waits_for_it_then_takes_a_part():
+    frame = _frame()
+    helper_took = threading.Event()
+    seen = []
+
+    def fn(lo, hi):
+        seen.append((lo, threading.current_thread().name))
+        if lo == 0:      # the caller's part: the helper must take the other one meanwhile
+            assert helper_took.wait(10)
+        else:
+            helper_took.set()
+
+    def prepare():
+        work, args = frame.pool.pending[0]
+        helper = threading.Thread(target=work, args=args, name="helper")
+        helper.start()
+        helper.join(0.05)
+        assert helper.is_alive()                # waiting for the preparation, not running
+        return fn, None
+    done = run_prepared(frame, 100, 1 << 30, prepare)
+    done.block_until_ready(10)
+    assert sorted(seen) == [(0, threading.current_thread().name), (50, "helper")]
+
+
+def test_a_failing_preparation_raises_here_and_leaves_the_helpers_nothing():
+    frame = _frame()
+
+    def prepare():
+        raise MemoryError("no room for the result")
+    with pytest.raises(MemoryError, match="no room"):
+        run_prepared(frame, 100, 1 << 30, prepare)
+    (work, args), = frame.pool.pending          # the helper wakes afterwards: it must not wait
+    helper = threading.Thread(target=work, args=args)
+    helper.start()
+    helper.join(10)
+    assert not helper.is_alive()

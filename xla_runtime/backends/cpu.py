@@ -26,7 +26,7 @@ from ..cpu.buffers import ArenaNode, ArenaPool, assign
 from ..cpu.conv import ConvNode
 from ..cpu.dot import SPLIT_FLOPS as DOT_SPLIT_FLOPS
 from ..cpu.dot import ChainNode, DotEpilogueNode, DotNode, chain_fits, epilogue_fits
-from ..cpu.parallel import KERNEL_CHUNKS, run_split
+from ..cpu.parallel import KERNEL_CHUNKS, run_prepared
 from ..cpu.lockstep import LockstepNode, lockstep_fits
 from ..cpu.lower import CannotLower, lower_fusion
 from ..executor import BufferSlice, Frame
@@ -133,14 +133,17 @@ class KernelNode(ArenaNode):
                 self.call(*args, out, 0, self.extent)
                 b[self.out_slot] = out.reshape(()) if self.scalar_result else out
                 return None
-        fn, args, outs = self.prepare(frame)
         if not self.split:
+            fn, args, outs = self.prepare(frame)
             self.call(*args, *self._scratch(), 0, self.extent)
             self._publish(frame.buffers, outs)
             return None
-        # scratch: one set per part (per thread)
-        return run_split(frame, self.extent, SPLIT_BYTES, lambda lo, hi: fn(*args, *self._scratch(), lo, hi),
-                         lambda: self._publish(frame.buffers, outs), per_thread=KERNEL_CHUNKS)
+
+        def prepared():
+            fn, args, outs = self.prepare(frame)
+            # scratch: one set per part (per thread)
+            return lambda lo, hi: fn(*args, *self._scratch(), lo, hi), lambda: self._publish(frame.buffers, outs)
+        return run_prepared(frame, self.extent, SPLIT_BYTES, prepared, per_thread=KERNEL_CHUNKS)
 
     def inplace_inputs(self) -> dict[int, int]:
         if self.tuple_result:

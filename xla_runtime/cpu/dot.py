@@ -16,7 +16,7 @@ from ..executor import BufferSlice, Frame
 from .blas_threads import single_threaded_blas
 from . import host_pool
 from .buffers import ArenaNode
-from .parallel import run_split
+from .parallel import run_prepared
 from ..hlo.ir import HloInstruction
 from ..ops.registry import lowering_rule
 
@@ -86,8 +86,8 @@ class DotNode(ArenaNode):
     def run(self, frame: Frame):
         # batches one by one (a late helper takes what is left); rows in one part per thread:
         # each part packs the whole right operand again
-        return run_split(frame, self.extent, self.flops, self.prepare(frame), min_bytes=SPLIT_FLOPS,
-                         per_thread=self.extent if self.B > 1 else 1)
+        return run_prepared(frame, self.extent, self.flops, lambda: (self.prepare(frame), None),
+                            min_bytes=SPLIT_FLOPS, per_thread=self.extent if self.B > 1 else 1)
 
 
 class DotEpilogueNode(ArenaNode):
@@ -137,9 +137,8 @@ class DotEpilogueNode(ArenaNode):
         return both, lambda: self.epilogue._publish(frame.buffers, outs)
 
     def run(self, frame: Frame):
-        both, publish = self.prepare(frame)
-        return run_split(frame, self.epilogue.extent, self.dot.flops, both, publish, min_bytes=SPLIT_FLOPS,
-                         per_thread=self.epilogue.extent if self.dot.B > 1 else 1)
+        return run_prepared(frame, self.epilogue.extent, self.dot.flops, lambda: self.prepare(frame),
+                            min_bytes=SPLIT_FLOPS, per_thread=self.epilogue.extent if self.dot.B > 1 else 1)
 
     @property
     def flops(self) -> int:
@@ -173,6 +172,11 @@ class ChainNode(ArenaNode):
         return self.first.flops + self.second.flops
 
     def run(self, frame: Frame):
+        return run_prepared(frame, self.extent, self.flops, lambda: self.prepare(frame), min_bytes=SPLIT_FLOPS,
+                            per_thread=self.extent if self.batched else 1)
+
+    def prepare(self, frame: Frame):
+        """(``both(lo, hi)``, ``publish``) for one execution."""
         # the intermediate is this node's own: no other node reads it
         first = _part_of(self.first, frame, host_pool.empty(*self.first.out_specs[0]))
         second, publish = _prepared(self.second, frame, self.new_output(frame, 0))
@@ -186,8 +190,7 @@ class ChainNode(ArenaNode):
             def both(lo, hi):
                 first(lo, hi)
                 second(lo, hi)
-        return run_split(frame, self.extent, self.flops, both, publish, min_bytes=SPLIT_FLOPS,
-                         per_thread=self.extent if self.batched else 1)
+        return both, publish
 
 
 def _dot_of(node) -> DotNode:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..executor import Frame
 from .buffers import ArenaNode
-from .parallel import KERNEL_CHUNKS, SPLIT_BYTES, run_split
+from .parallel import KERNEL_CHUNKS, SPLIT_BYTES, run_prepared
 
 MIN_SHARED_BYTES = 4 << 20        # smaller inputs stay in cache between two separate kernels anyway
 
@@ -31,8 +31,11 @@ class LockstepNode(ArenaNode):
         self.out_specs = [s for k in kernels for s in k.out_specs]
 
     def run(self, frame: Frame):
-        prepared = [k.prepare(frame) for k in self.kernels]
-        calls = list(zip(prepared, self.per_step, self.kernels))
+        return run_prepared(frame, self.steps, self.nbytes, lambda: self._prepare(frame), min_bytes=SPLIT_BYTES,
+                            per_thread=KERNEL_CHUNKS)
+
+    def _prepare(self, frame: Frame):
+        calls = list(zip([k.prepare(frame) for k in self.kernels], self.per_step, self.kernels))
 
         def part(lo, hi):
             scratch = [k._scratch() for k in self.kernels]
@@ -43,7 +46,7 @@ class LockstepNode(ArenaNode):
         def publish():
             for (_, _, outs), _f, k in calls:
                 k._publish(frame.buffers, outs)
-        return run_split(frame, self.steps, self.nbytes, part, publish, min_bytes=SPLIT_BYTES, per_thread=KERNEL_CHUNKS)
+        return part, publish
 
 
 def lockstep_fits(a, b, shared_slot: int, shared_bytes: int) -> bool:

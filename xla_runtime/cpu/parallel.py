@@ -9,6 +9,7 @@ executions run parallel kernels at once).
 from __future__ import annotations
 
 import itertools
+import threading
 from typing import Callable
 
 from async_values import CountDownAsyncValue
@@ -25,8 +26,18 @@ def run_split(frame, extent: int, nbytes: int, fn: Callable[[int, int], None], t
     The range is cut into ``per_thread`` pieces per thread (at most one per index) that this
     thread and the helpers it wakes take in turn, so a helper that wakes late (hundreds of µs on a busy VM)
     takes what is left rather than being waited for: at worst this thread does it all."""
+    return run_prepared(frame, extent, nbytes, lambda: (fn, then), min_bytes, per_thread)
+
+
+def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], min_bytes: int = SPLIT_BYTES,
+                 per_thread: int = 1):
+    """``run_split`` of the ``(fn, then)`` that ``prepare()`` returns, called on this thread after
+    the helpers are woken: their wake-up (60-100 µs on these VMs) overlaps the preparation
+    (allocating and publishing results, views of the operands) instead of following it. A helper
+    that wakes first waits for it; if ``prepare`` raises, the helpers do nothing and it propagates."""
     parts = min(frame.pool.num_threads, extent) if nbytes >= min_bytes else 1
     if parts <= 1:
+        fn, then = prepare()
         fn(0, extent)
         if then is not None:
             then()
@@ -35,8 +46,15 @@ def run_split(frame, extent: int, nbytes: int, fn: Callable[[int, int], None], t
     bounds = [extent * i // n for i in range(n + 1)]
     done = CountDownAsyncValue(None, n)
     take = itertools.count().__next__          # atomic under the GIL: each chunk taken once
+    prepared: list = []                        # [fn] once prepare() has returned
+    ready = threading.Event()
 
     def work():
+        if not ready.is_set():
+            ready.wait()
+        if not prepared:
+            return                             # prepare() raised: nothing to do
+        fn = prepared[0]
         while (i := take()) < n:
             try:
                 fn(bounds[i], bounds[i + 1])
@@ -46,5 +64,10 @@ def run_split(frame, extent: int, nbytes: int, fn: Callable[[int, int], None], t
                 done.count_down()
     for _ in range(parts - 1):
         frame.pool.submit(work)
+    try:
+        fn, then = prepare()
+        prepared.append(fn)
+    finally:
+        ready.set()
     work()
     return done if then is None else done.map(lambda _: then())
