@@ -209,10 +209,10 @@ ENTRY main {
 
 
 def test_a_caller_runs_a_queued_split_gemm_taking_every_part_the_pool_cannot(busy_workers):
-    """A sequential graph whose gemm splits over the pool is claimed: the caller takes the first
+    """A program that is one gemm split over the pool is claimed: the caller takes the first
     part, and the others too while no helper comes."""
     big = xla_runtime.Client("cpu").compile(BIG_DOT)
-    assert big.program.claimable and big.program.graph.is_sequential
+    assert big.program.claimable and len(big.program.graph.nodes) == 1
     a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
     with profiler.trace() as t:
         (d,) = big.execute(a, b)
@@ -220,12 +220,14 @@ def test_a_caller_runs_a_queued_split_gemm_taking_every_part_the_pool_cannot(bus
     assert {e.lane for e in t.events if e.kind != "execute"} == {threading.current_thread().name}
 
 
-def test_a_caller_leaves_concurrent_graphs_that_split_blas_work_to_the_pool(busy_workers, monkeypatch):
-    """In a concurrent graph the caller would be a third thread on the pool's cores, running
-    gemm parts against the pool's: such executions are not claimed."""
-    monkeypatch.setenv("XRT_SEQUENTIAL_NODES", "1")
+@pytest.mark.parametrize("sequential", [True, False])
+def test_a_caller_leaves_graphs_of_several_nodes_that_split_blas_work_to_the_pool(busy_workers, monkeypatch, sequential):
+    """The caller would run the first node and leave the rest to the pool, whose other worker
+    then wakes late for each split gemm: such executions are not claimed."""
+    if not sequential:
+        monkeypatch.setenv("XRT_SEQUENTIAL_NODES", "1")
     big = xla_runtime.Client("cpu").compile(TWO_BIG_DOTS)
-    assert not big.program.graph.is_sequential
+    assert big.program.graph.is_sequential == sequential and len(big.program.graph.nodes) > 1
     assert not big.program.claimable and xla_runtime.Client("cpu").compile(LOOP).program.claimable
     a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
     with profiler.trace() as t:

@@ -331,11 +331,13 @@ class CpuProgram(InterpreterProgram):
         super().__init__(module)
         self._set_numpy_nodes()
         self.direct = self._direct_call()
-        # A caller blocking on a result may run the queued execution itself (a thread wake-up at
-        # each end saved), but not a concurrent graph that splits BLAS work over the pool: the
-        # caller's thread would be a third one on the pool's cores (the MLP training step: 7.8 ->
-        # 9.3 ms). In a sequential graph the caller is the thread that takes the first part.
-        self.claimable = self.graph.is_sequential or not any(_splits_blas(n) for n in self.graph.nodes)
+        # A caller blocking on a result may run the queued execution itself (the wake-up of a
+        # worker saved) -- if the program is one node or splits no BLAS work. Otherwise the
+        # caller runs the first node and the rest continues on a worker, with the other worker
+        # woken from a longer sleep for each split gemm, hundreds of µs late on these VMs
+        # (@jit's conv, three nodes: 2.8 -> 4.7 ms; the MLP training step: 7.8 -> 9.3 ms).
+        nodes = self.graph.nodes
+        self.claimable = len(nodes) == 1 or not any(_splits_blas(n) for n in nodes)
 
     def _direct_call(self):
         """For a program that is one plain kernel on arrays (the small jitted function):
