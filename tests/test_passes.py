@@ -200,6 +200,51 @@ def test_transposed_dot_operands_are_folded_into_the_dimension_numbers():
     assert "transpose" in opcodes(m)
 
 
+def test_a_transposed_dot_becomes_the_dot_of_its_swapped_operands():
+    """(A B)^T = B^T A^T: a gradient's transposed weight update costs no pass of its own. The
+    transposed (column-major) result layout is kept, for layout-sensitive readers."""
+    rng = np.random.default_rng(4)
+    g, x = rng.standard_normal((64, 32)).astype(np.float32), rng.standard_normal((64, 48)).astype(np.float32)
+    m, changed = check_pass(PassManager("p", [AlgebraicSimplifier(), DCE()]), hlo_module("""
+  g = f32[64,32] parameter(0)
+  x = f32[64,48] parameter(1)
+  d = f32[32,48] dot(g, x), lhs_contracting_dims={0}, rhs_contracting_dims={0}
+  ROOT t = f32[48,32]{0,1} transpose(d), dimensions={1,0}"""), g, x)
+    (dot,) = [i for i in m.entry.instructions if i.opcode == "dot"]
+    assert changed and "transpose" not in opcodes(m)
+    assert dot.operands[0].name == "x" and dot.shape.minor_to_major() == (0, 1)
+    # batched: the batch dim stays first, the two free dims swap
+    a, b = rng.standard_normal((3, 5, 4)).astype(np.float32), rng.standard_normal((3, 4, 6)).astype(np.float32)
+    m, changed = check_pass(PassManager("p", [AlgebraicSimplifier(), DCE()]), hlo_module("""
+  a = f32[3,5,4] parameter(0)
+  b = f32[3,4,6] parameter(1)
+  d = f32[3,5,6] dot(a, b), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
+  ROOT t = f32[3,6,5] transpose(d), dimensions={0,2,1}"""), a, b)
+    assert changed and "transpose" not in opcodes(m)
+
+
+def test_transposes_of_dots_that_are_not_a_free_swap_stay():
+    rng = np.random.default_rng(5)
+    g, x = rng.standard_normal((64, 32)).astype(np.float32), rng.standard_normal((64, 48)).astype(np.float32)
+    # the dot is read twice: swapping would compute it twice
+    m, _ = check_pass(PassManager("p", [AlgebraicSimplifier(), DCE()]), hlo_module("""
+  g = f32[64,32] parameter(0)
+  x = f32[64,48] parameter(1)
+  d = f32[32,48] dot(g, x), lhs_contracting_dims={0}, rhs_contracting_dims={0}
+  t = f32[48,32] transpose(d), dimensions={1,0}
+  n = f32[32,48] negate(d)
+  ROOT r = (f32[48,32], f32[32,48]) tuple(t, n)"""), g, x)
+    assert "transpose" in opcodes(m)
+    # a permutation that moves the batch dim is not a swap of the free dims
+    a, b = rng.standard_normal((3, 5, 4)).astype(np.float32), rng.standard_normal((3, 4, 6)).astype(np.float32)
+    m, _ = check_pass(PassManager("p", [AlgebraicSimplifier(), DCE()]), hlo_module("""
+  a = f32[3,5,4] parameter(0)
+  b = f32[3,4,6] parameter(1)
+  d = f32[3,5,6] dot(a, b), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}
+  ROOT t = f32[5,3,6] transpose(d), dimensions={1,0,2}"""), a, b)
+    assert "transpose" in opcodes(m)
+
+
 def test_layout_changing_copy_is_kept():
     # the copy changes the layout a later bitcast depends on: it is not an identity here
     m, changed = check_pass(AlgebraicSimplifier(), hlo_module("""

@@ -115,6 +115,30 @@ def _transpose(ctx, ins):
     return None
 
 
+@rule("transpose")
+def _transpose_of_dot(ctx, ins):
+    """transpose(dot(a, b)) that swaps the product's lhs-free and rhs-free dims (batch dims kept
+    in place) -> dot(b, a): (A B)^T = B^T A^T, which BLAS computes from the operands as they are,
+    so the transposed result never makes a pass of its own (a gradient's weight update, w.r.t. a
+    weight JAX keeps column-major: 0.9 ms of the MLP training step). Only where the transpose is
+    the dot's one reader, or the dot would be computed twice."""
+    dot = _only(ins)
+    if dot.opcode != "dot" or ctx.comp.root is dot or sum(dot in i.operands for i in ctx.comp.instructions) != 1:
+        return None
+    lhs, rhs = dot.operands
+    lb, lc = tuple(dot.attr("lhs_batch_dims", ())), tuple(dot.attr("lhs_contracting_dims", ()))
+    rb, rc = tuple(dot.attr("rhs_batch_dims", ())), tuple(dot.attr("rhs_contracting_dims", ()))
+    nb = len(lb)
+    lf, rf = lhs.shape.rank - nb - len(lc), rhs.shape.rank - nb - len(rc)
+    swapped = tuple(range(nb)) + tuple(range(nb + lf, nb + lf + rf)) + tuple(range(nb, nb + lf))
+    if tuple(ins.attr("dimensions", ())) != swapped:
+        return None
+    attrs = dict(dot.attrs, lhs_batch_dims=rb, lhs_contracting_dims=rc, rhs_batch_dims=lb, rhs_contracting_dims=lc)
+    if "operand_precision" in attrs:
+        attrs["operand_precision"] = tuple(reversed(tuple(attrs["operand_precision"])))
+    return ctx.add("dot", ins.shape, [rhs, lhs], **attrs)
+
+
 @rule("dot")
 def _fold_transposed_operands(ctx, ins):
     """dot(transpose(x), ...) -> dot(x, ...) with the dimension numbers mapped through the
