@@ -43,6 +43,18 @@ def two_threads():
     setter(before)
 
 
+@pytest.fixture
+def setter_calls(monkeypatch):
+    """The thread counts the scope sets, in order."""
+    calls = []
+
+    def spy(n):
+        calls.append(n)
+        return setter(n)
+    monkeypatch.setattr(blas_threads, "_scope", blas_threads._Scope(spy))
+    return calls
+
+
 def test_nested_and_concurrent_scopes_restore_once_the_last_ends(two_threads):
     entered, release = threading.Event(), threading.Event()
     inside_other = []
@@ -67,13 +79,8 @@ def test_nested_and_concurrent_scopes_restore_once_the_last_ends(two_threads):
     assert inside_other == [1] and current() == 2
 
 
-def test_an_execution_leaves_the_callers_blas_threads_as_it_found_them(two_threads, monkeypatch):
-    calls = []
-
-    def spy(n):
-        calls.append(n)
-        return setter(n)
-    monkeypatch.setattr(blas_threads, "_scope", blas_threads._Scope(spy))
+def test_an_execution_leaves_the_callers_blas_threads_as_it_found_them(two_threads, setter_calls):
+    calls = setter_calls
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((256, 512), np.float32), rng.standard_normal((512, 256), np.float32)
     exe = xla_runtime.Client("cpu").compile(SPLIT_DOT)
@@ -85,13 +92,8 @@ def test_an_execution_leaves_the_callers_blas_threads_as_it_found_them(two_threa
     assert calls and calls[0] == 1 and calls[-1] == 2 and set(calls) == {1, 2}
 
 
-def test_lapack_nodes_run_single_threaded_and_restore(two_threads, monkeypatch):
-    calls = []
-
-    def spy(n):
-        calls.append(n)
-        return setter(n)
-    monkeypatch.setattr(blas_threads, "_scope", blas_threads._Scope(spy))
+def test_lapack_nodes_run_single_threaded_and_restore(two_threads, setter_calls):
+    calls = setter_calls
     a = np.random.default_rng(1).standard_normal((64, 64)).astype(np.float32) + 8 * np.eye(64, dtype=np.float32)
     lu, piv, info = xla_runtime.Client("cpu").compile(LU).execute(a)
     assert int(np.asarray(info)) == 0 and np.asarray(lu).shape == (64, 64)
