@@ -10,6 +10,15 @@ import pytest
 import xla_runtime
 
 
+# a gemm big enough to be split over the worker pool (2 x 256 x 512 x 256 flops)
+SPLIT_GEMM = """HloModule split_gemm
+ENTRY main {
+  a = f32[256,512] parameter(0)
+  b = f32[512,256] parameter(1)
+  ROOT d = f32[256,256] dot(a, b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+}"""
+
+
 def run_hlo(text: str, *args, backend: str = "interpreter") -> list[np.ndarray]:
     """Compile HLO text and return every flattened output as a NumPy array."""
     exe = xla_runtime.Client(backend).compile(text)

@@ -10,17 +10,11 @@ import numpy as np
 import pytest
 
 import xla_runtime
+from helpers import SPLIT_GEMM
 from xla_runtime.cpu import blas_threads
 
 setter = blas_threads._get()
 pytestmark = pytest.mark.skipif(setter is None, reason="NumPy's BLAS is not an OpenBLAS with a thread-count setter")
-
-SPLIT_DOT = """HloModule split_dot
-ENTRY main {
-  a = f32[256,512] parameter(0)
-  b = f32[512,256] parameter(1)
-  ROOT d = f32[256,256] dot(a, b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
-}"""
 
 LU = """HloModule lu
 ENTRY main {
@@ -83,7 +77,7 @@ def test_an_execution_leaves_the_callers_blas_threads_as_it_found_them(two_threa
     calls = setter_calls
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((256, 512), np.float32), rng.standard_normal((512, 256), np.float32)
-    exe = xla_runtime.Client("cpu").compile(SPLIT_DOT)
+    exe = xla_runtime.Client("cpu").compile(SPLIT_GEMM)
     for _ in range(3):
         (d,) = exe.execute(a, b)
         np.testing.assert_allclose(np.asarray(d), a @ b, rtol=1e-4, atol=1e-3)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import xla_runtime
-from helpers import execute_on_threads
+from helpers import SPLIT_GEMM, execute_on_threads
 from xla_runtime import profiler
 from xla_runtime.executor import default_pool
 
@@ -189,13 +189,6 @@ def test_a_blocked_caller_runs_its_queued_execution(busy_workers):
     assert {e.lane for e in t.events if e.kind != "execute"} == {threading.current_thread().name}
 
 
-BIG_DOT = """HloModule big
-ENTRY main {
-  a = f32[256,512] parameter(0)
-  b = f32[512,256] parameter(1)
-  ROOT d = f32[256,256] dot(a, b), lhs_contracting_dims={1}, rhs_contracting_dims={0}
-}"""
-
 TWO_BIG_DOTS = """HloModule two_big
 ENTRY main {
   a = f32[256,512] parameter(0)
@@ -211,7 +204,7 @@ ENTRY main {
 def test_a_caller_runs_a_queued_split_gemm_taking_every_part_the_pool_cannot(busy_workers):
     """A program that is one gemm split over the pool is claimed: the caller takes the first
     part, and the others too while no helper comes."""
-    big = xla_runtime.Client("cpu").compile(BIG_DOT)
+    big = xla_runtime.Client("cpu").compile(SPLIT_GEMM)
     assert big.program.claimable and len(big.program.graph.nodes) == 1
     a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
     with profiler.trace() as t:
