@@ -2,6 +2,9 @@
 import), so tests and users can change them in-process.
 
     XRT_NUM_THREADS        worker threads of the executor pool (default: CPU count)
+    XRT_TEAM_SPIN_US       how long the native thread team's helpers spin for the next job before
+                           they sleep (default 50); negative: no team (split BLAS and kernel nodes
+                           use the Python worker pool)
     XRT_INLINE_MAX_BYTES   executions touching at most this many bytes, with no loops, run on the
                            caller's thread inside execute() (default 65536)
     XRT_SEQUENTIAL_NODES   graphs with at most this many nodes run in order on one thread (default 8)
@@ -42,6 +45,10 @@ def _int(name: str, default: int) -> int:
 
 def num_threads() -> int:
     return max(1, _int("XRT_NUM_THREADS", os.cpu_count() or 1))
+
+
+def team_spin_us() -> int:
+    return _int("XRT_TEAM_SPIN_US", 50)
 
 
 def inline_max_bytes() -> int:

@@ -145,7 +145,7 @@ class NativeKernel:
     the GIL in the middle of an execution. The kernel never touches Python state. Where the object
     has a Python entry (``pyentry``, given as ``py_symbol``) it is that builtin function, which
     costs a tenth of a ctypes call; otherwise a ctypes call."""
-    __slots__ = ("_fn", "_fn_gil", "_owner", "nargs", "call_holding_gil", "call")
+    __slots__ = ("_fn", "_fn_gil", "_owner", "nargs", "address", "call_holding_gil", "call")
 
     def __init__(self, address: int, nargs: int, owner, py_symbol: str | None = None):
         argtypes = [ctypes.py_object] * nargs + [ctypes.c_int64, ctypes.c_int64]
@@ -153,6 +153,7 @@ class NativeKernel:
         self._fn_gil = ctypes.PYFUNCTYPE(None, *argtypes)(address)    # keeps it
         self._owner = owner          # the engine or numba object holding the machine code
         self.nargs = nargs
+        self.address = address       # for native callers (the thread team's kernel steps)
         py_address = entry_address(owner, py_symbol) if py_symbol else None
         self.call_holding_gil = builtin(py_address, py_symbol, owner) if py_address else self._call_ctypes_gil
         # the same call releasing the GIL (pyentry's "_pyn" entry, else ctypes)

@@ -20,7 +20,7 @@ from kernels.cpu.compiler import compile_kernel
 from kernels.cpu.layout import scratch_buffers
 
 from .. import config
-from ..cpu import host_pool
+from ..cpu import host_pool, team
 from ..cpu import nodes as _native_nodes  # noqa: F401 -- registers the "cpu-node" rules
 from ..cpu.buffers import ArenaNode, ArenaPool, assign
 from ..cpu.conv import ConvNode
@@ -142,8 +142,11 @@ class KernelNode(ArenaNode):
         def prepared():
             fn, args, outs = self.prepare(frame)
             # scratch: one set per part (per thread)
-            return lambda lo, hi: fn(*args, *self._scratch(), lo, hi), lambda: self._publish(frame.buffers, outs)
-        return run_prepared(frame, self.extent, SPLIT_BYTES, prepared, per_thread=KERNEL_CHUNKS)
+            def part(lo, hi):
+                fn(*args, *self._scratch(), lo, hi)
+            part.native = lambda threads, keep: team.kernel_step(self.fn, args, self._scratch, threads, keep)
+            return part, lambda: self._publish(frame.buffers, outs)
+        return run_prepared(frame, self.extent, SPLIT_BYTES, prepared, per_thread=KERNEL_CHUNKS, native=True)
 
     def inplace_inputs(self) -> dict[int, int]:
         if self.tuple_result:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..executor import BufferSlice, Frame
 from .blas_threads import single_threaded_blas
-from . import host_pool
+from . import host_pool, team
 from .buffers import ArenaNode
 from .parallel import run_prepared
 from ..hlo.ir import HloInstruction
@@ -77,6 +77,7 @@ class DotNode(ArenaNode):
                         np.matmul(a[i], c[i], out=out[i])
                 else:
                     np.matmul(a[0, lo:hi], c[0], out=out[0, lo:hi])
+        part.native = lambda threads, keep, r=1: team.gemm_step(a, c, out, keep, by_batch, r)
         return part
 
     @property
@@ -87,7 +88,7 @@ class DotNode(ArenaNode):
         # batches one by one (a late helper takes what is left); rows in one part per thread:
         # each part packs the whole right operand again
         return run_prepared(frame, self.extent, self.flops, lambda: (self.prepare(frame), None),
-                            min_bytes=SPLIT_FLOPS, per_thread=self.extent if self.B > 1 else 1)
+                            min_bytes=SPLIT_FLOPS, per_thread=self.extent if self.B > 1 else 1, native=True)
 
 
 class DotEpilogueNode(ArenaNode):
@@ -134,11 +135,14 @@ class DotEpilogueNode(ArenaNode):
             def both(lo, hi):
                 part(lo * r, hi * r)
                 fn(*args, *scratch(), lo, hi)
+        both.native = lambda threads, keep: team.chain(
+            part.native(threads, keep, r), team.kernel_step(self.epilogue.fn, args, scratch, threads, keep))
         return both, lambda: self.epilogue._publish(frame.buffers, outs)
 
     def run(self, frame: Frame):
         return run_prepared(frame, self.epilogue.extent, self.dot.flops, lambda: self.prepare(frame),
-                            min_bytes=SPLIT_FLOPS, per_thread=self.epilogue.extent if self.dot.B > 1 else 1)
+                            min_bytes=SPLIT_FLOPS, per_thread=self.epilogue.extent if self.dot.B > 1 else 1,
+                            native=True)
 
     @property
     def flops(self) -> int:
@@ -173,7 +177,7 @@ class ChainNode(ArenaNode):
 
     def run(self, frame: Frame):
         return run_prepared(frame, self.extent, self.flops, lambda: self.prepare(frame), min_bytes=SPLIT_FLOPS,
-                            per_thread=self.extent if self.batched else 1)
+                            per_thread=self.extent if self.batched else 1, native=True)
 
     def prepare(self, frame: Frame):
         """(``both(lo, hi)``, ``publish``) for one execution."""
@@ -190,6 +194,7 @@ class ChainNode(ArenaNode):
             def both(lo, hi):
                 first(lo, hi)
                 second(lo, hi)
+        both.native = lambda threads, keep: team.chain(first.native(threads, keep), second.native(threads, keep))
         return both, publish
 
 

@@ -14,6 +14,8 @@ from typing import Callable
 
 from async_values import CountDownAsyncValue
 
+from . import team as team_mod
+
 SPLIT_BYTES = 1 << 20    # below this, one thread does it all: handing work over costs more
 KERNEL_CHUNKS = 2        # chunks per thread for kernels: a late helper still takes a share
 
@@ -30,11 +32,14 @@ def run_split(frame, extent: int, nbytes: int, fn: Callable[[int, int], None], t
 
 
 def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], min_bytes: int = SPLIT_BYTES,
-                 per_thread: int = 1):
+                 per_thread: int = 1, native: bool = False):
     """``run_split`` of the ``(fn, then)`` that ``prepare()`` returns, called on this thread after
     the helpers are woken: their wake-up (60-100 µs on these VMs) overlaps the preparation
     (allocating and publishing results, views of the operands) instead of following it. A helper
-    that wakes first waits for it; if ``prepare`` raises, the helpers do nothing and it propagates."""
+    that wakes first waits for it; if ``prepare`` raises, the helpers do nothing and it propagates.
+
+    ``native``: ``fn`` may carry ``fn.native(threads, keep)``, the job words of its steps for the
+    native thread team (``team``), which then runs it when it is free."""
     parts = min(frame.pool.num_threads, extent) if nbytes >= min_bytes else 1
     if parts <= 1:
         fn, then = prepare()
@@ -42,6 +47,22 @@ def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], 
         if then is not None:
             then()
         return None
+    if native:
+        helpers = team_mod.team()
+        if helpers is not None and helpers.lock.acquire(blocking=False):
+            try:
+                helpers.wake()            # they wake while this thread prepares
+                fn, then = prepare()
+                words = fn.native(helpers.size, keep := []) if hasattr(fn, "native") else None
+                if words is not None:
+                    helpers.run(words, extent, min(extent, min(helpers.size, extent) * per_thread))
+                    if then is not None:
+                        then()
+                    return None
+            finally:
+                helpers.lock.release()
+            prepared = fn, then           # steps BLAS cannot take as they are: the pool runs fn
+            prepare = lambda: prepared    # noqa: E731
     n = min(extent, parts * per_thread)
     bounds = [extent * i // n for i in range(n + 1)]
     done = CountDownAsyncValue(None, n)

@@ -1,0 +1,251 @@
+"""The native thread team: split gemms and kernels run by helpers that never take the GIL.
+
+Each test checks results against NumPy (or the interpreter) and, through the team's per-thread
+chunk counts, that the work really went through the team (and where it should not, that it did
+not)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import xla_runtime
+from helpers import SPLIT_GEMM, assert_same, execute_on_threads, hlo_module
+from xla_runtime.cpu import team as team_mod
+
+TEAM = team_mod.team()
+pytestmark = pytest.mark.skipif(TEAM is None, reason="no native thread team here (one thread, or no OpenBLAS gemm)")
+
+rng = np.random.default_rng(7)
+
+
+def gemm_words(a, b, out, by_batch=False, r=1):
+    """A gemm step's words; its arrays live as long as the test (in ``kept``)."""
+    return team_mod.gemm_step(a, b, out, kept, by_batch, r)
+
+
+kept: list = []
+
+
+def run_job(words, extent, chunks):
+    with TEAM.lock:
+        TEAM.run(words, extent, chunks)
+
+
+def chunks_since(before):
+    return [a - b for a, b in zip(TEAM.chunks_run(), before)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_row_split_gemm_matches_numpy_for_every_operand_layout(dtype, ta, tb):
+    m, k, n = 96, 40, 72
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    a, b = (a.T if ta else a), (b.T if tb else b)
+    out = np.full((m, n), np.nan, dtype)
+    words = gemm_words(a[None], b[None], out[None])
+    assert words is not None
+    assert words[3:5] == [112 if ta else 111, 112 if tb else 111]
+    before = TEAM.chunks_run()
+    run_job(words, m, 8)
+    assert_same(out, a @ b, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
+    assert sum(chunks_since(before)) == 8
+
+
+def test_rows_per_unit_and_batches_per_unit():
+    a = rng.standard_normal((6, 8, 16)).astype(np.float32)
+    b = rng.standard_normal((6, 16, 4)).astype(np.float32)
+    out = np.zeros((6, 8, 4), np.float32)
+    # units of 2 batches: 3 units
+    run_job(gemm_words(a, b, out, by_batch=True, r=2), 3, 3)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    # units of 4 rows of one product: 2 units
+    out2 = np.zeros((1, 8, 4), np.float32)
+    run_job(gemm_words(a[:1], b[:1], out2, r=4), 2, 2)
+    np.testing.assert_allclose(out2[0], a[0] @ b[0], rtol=1e-5, atol=1e-5)
+
+
+def test_layouts_blas_cannot_take_are_refused():
+    a = rng.standard_normal((16, 32)).astype(np.float32)[:, ::2]      # no unit stride
+    b = rng.standard_normal((16, 8)).astype(np.float32)
+    assert gemm_words(a[None], b[None], np.zeros((1, 16, 8), np.float32)) is None
+    ints = np.ones((1, 4, 4), np.int32)
+    assert gemm_words(ints, ints, ints.copy()) is None
+    transposed_out = np.zeros((8, 16), np.float32).T
+    assert gemm_words(b.T[None].copy(), b[None], transposed_out[None]) is None
+
+
+def test_split_gemm_program_runs_on_the_team_and_restores_nothing_it_should_not():
+    a = rng.standard_normal((256, 512)).astype(np.float32)
+    b = rng.standard_normal((512, 256)).astype(np.float32)
+    exe = xla_runtime.Client("cpu").compile(SPLIT_GEMM)
+    jobs, before = TEAM.jobs, TEAM.chunks_run()
+    got = np.asarray(exe.execute(a, b)[0])
+    np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-3)
+    assert TEAM.jobs == jobs + 1
+    assert sum(chunks_since(before)) == TEAM.size
+
+
+MLP = hlo_module("""
+  x = f32[256,512] parameter(0)
+  w1 = f32[512,1024] parameter(1)
+  b1 = f32[1024] parameter(2)
+  w2 = f32[1024,10] parameter(3)
+  d1 = f32[256,1024] dot(x, w1), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  bb = f32[256,1024] broadcast(b1), dimensions={1}
+  s1 = f32[256,1024] add(d1, bb)
+  z = f32[] constant(0)
+  zb = f32[256,1024] broadcast(z), dimensions={}
+  h = f32[256,1024] maximum(s1, zb)
+  d2 = f32[256,10] dot(h, w2), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+  ROOT t = f32[256,10] tanh(d2)""")
+
+
+def mlp_args():
+    return [rng.standard_normal(s).astype(np.float32) * 0.1 for s in ((256, 512), (512, 1024), (1024,), (1024, 10))]
+
+
+def mlp_reference(x, w1, b1, w2):
+    return np.tanh(np.maximum(x @ w1 + b1, 0) @ w2)
+
+
+def test_chain_with_epilogues_runs_as_one_team_job():
+    args = mlp_args()
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    assert [type(n).__name__ for n in exe.program.graph.nodes] == ["ChainNode"]
+    jobs = TEAM.jobs
+    got = np.asarray(exe.execute(*args)[0])
+    np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
+    assert TEAM.jobs == jobs + 1
+
+
+def test_batched_chain_attention_matches_interpreter():
+    text = hlo_module("""
+  q = f32[8,256,64] parameter(0)
+  k = f32[8,256,64] parameter(1)
+  v = f32[8,256,64] parameter(2)
+  s = f32[8,256,256] dot(q, k), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={2}
+  e = f32[8,256,256] exponential(s)
+  ROOT o = f32[8,256,64] dot(e, v), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}""")
+    q, k, v = (rng.standard_normal((8, 256, 64)).astype(np.float32) * 0.05 for _ in range(3))
+    exe = xla_runtime.Client("cpu").compile(text)
+    jobs, before = TEAM.jobs, TEAM.chunks_run()
+    got = np.asarray(exe.execute(q, k, v)[0])
+    want = np.exp(q @ k.transpose(0, 2, 1)) @ v
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert TEAM.jobs == jobs + 1
+    assert sum(chunks_since(before)) == 8          # one chunk per batch
+
+
+def test_split_kernel_with_scratch_runs_on_the_team():
+    # a row softmax: the row reduction kernel's parts each need their own scratch
+    text = hlo_module("""
+  x = f32[2048,512] parameter(0)
+  ninf = f32[] constant(-inf)
+  m = f32[2048] reduce(x, ninf), dimensions={1}, to_apply=max
+  mb = f32[2048,512] broadcast(m), dimensions={0}
+  d = f32[2048,512] subtract(x, mb)
+  e = f32[2048,512] exponential(d)
+  z = f32[] constant(0)
+  s = f32[2048] reduce(e, z), dimensions={1}, to_apply=add
+  sb = f32[2048,512] broadcast(s), dimensions={0}
+  ROOT r = f32[2048,512] divide(e, sb)""").replace("HloModule test\n", """HloModule test
+max {
+  a = f32[] parameter(0)
+  b = f32[] parameter(1)
+  ROOT mx = f32[] maximum(a, b)
+}
+add {
+  p = f32[] parameter(0)
+  q = f32[] parameter(1)
+  ROOT sm = f32[] add(p, q)
+}
+""")
+    x = rng.standard_normal((2048, 512)).astype(np.float32)
+    exe = xla_runtime.Client("cpu").compile(text)
+    jobs = TEAM.jobs
+    got = np.asarray(exe.execute(x)[0])
+    e = np.exp(x - x.max(1, keepdims=True))
+    np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+    assert TEAM.jobs > jobs
+
+
+def test_a_busy_team_sends_the_node_to_the_python_pool():
+    args = mlp_args()
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    with TEAM.lock:                  # as if another execution had the team
+        jobs = TEAM.jobs
+        got = np.asarray(exe.execute(*args)[0])
+        assert TEAM.jobs == jobs
+    np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
+
+
+def test_concurrent_executions_share_the_team_correctly():
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    inputs = [tuple(mlp_args()) for _ in range(4)]
+    for args, outs in zip(inputs, execute_on_threads(exe, inputs, repeat=3)):
+        for got in outs:
+            np.testing.assert_allclose(np.asarray(got), mlp_reference(*args), rtol=1e-4, atol=1e-5)
+
+
+def test_helpers_sleep_after_their_spin_and_a_new_job_wakes_them():
+    a = rng.standard_normal((64, 64)).astype(np.float32)
+    out = np.zeros((64, 64), np.float32)
+    run_job(gemm_words(a[None], a[None], out[None]), 64, 4)
+    deadline = time.monotonic() + 5
+    while TEAM.sleeping() < TEAM.size - 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert TEAM.sleeping() == TEAM.size - 1
+    before = TEAM.chunks_run()
+    out[:] = 0
+    run_job(gemm_words(a[None], a[None], out[None]), 64, 64)
+    np.testing.assert_allclose(out, a @ a, rtol=1e-5, atol=1e-4)
+    assert sum(chunks_since(before)) == 64
+
+
+def test_helpers_take_chunks_while_the_caller_is_busy():
+    # chunks big enough that a woken helper arrives before the caller has done them all
+    a = rng.standard_normal((2048, 256)).astype(np.float64)
+    b = rng.standard_normal((256, 256)).astype(np.float64)
+    out = np.zeros((2048, 256))
+    before = TEAM.chunks_run()
+    for _ in range(5):
+        run_job(gemm_words(a[None], b[None], out[None]), 2048, 64)
+    took = chunks_since(before)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-10, atol=1e-10)
+    assert sum(took) == 5 * 64 and sum(took[1:]) > 0
+
+
+def test_disabled_by_a_negative_spin_budget(monkeypatch):
+    monkeypatch.setenv("XRT_TEAM_SPIN_US", "-1")
+    monkeypatch.setattr(team_mod, "_team", None)
+    monkeypatch.setattr(team_mod, "_failed", False)
+    assert team_mod.team() is None
+    args = mlp_args()
+    got = np.asarray(xla_runtime.Client("cpu").compile(MLP).execute(*args)[0])
+    np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_team():
+    script = """
+import os, numpy as np, xla_runtime
+from xla_runtime.cpu import team
+t = team.team()
+pid = os.fork()
+if pid == 0:
+    c = team.team()
+    a = np.ones((1, 64, 64), np.float32); out = np.zeros_like(a)
+    with c.lock:
+        c.run(team.gemm_step(a, a, out, [], False), 64, 4)
+    os._exit(0 if c is not t and out[0, 0, 0] == 64 else 3)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "child 0" in out.stdout, out.stderr
