@@ -53,9 +53,11 @@ def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], 
             try:
                 helpers.wake()            # they wake while this thread prepares
                 fn, then = prepare()
-                words = fn.native(helpers.size, keep := []) if hasattr(fn, "native") else None
+                keep: list = []               # what the job's words point into
+                words = fn.native(helpers.size, keep) if hasattr(fn, "native") else None
                 if words is not None:
                     helpers.run(words, extent, min(extent, min(helpers.size, extent) * per_thread))
+                    keep.clear()
                     if then is not None:
                         then()
                     return None
