@@ -32,6 +32,9 @@ _MAGIC = b"xrt-team-1\n"
 # (symbol, BLAS integer bits), best first: NumPy 2's scipy-openblas is ILP64
 _GEMMS = (("scipy_cblas_{}gemm64_", 64), ("cblas_{}gemm64_", 64), ("scipy_cblas_{}gemm", 32), ("cblas_{}gemm", 32))
 _TRANS = {False: 111, True: 112}          # CblasNoTrans, CblasTrans
+# helpers woken ahead of a job spin this long for it: preparing it can take longer than the spin
+# budget (when other threads want the GIL), and a helper gone back to sleep wakes 60-300 µs late
+WAKE_HOLD_NS = 2_000_000
 
 
 def _gemm_symbols():
@@ -76,10 +79,12 @@ class Team:
         libc = ctypes.CDLL(None)
         self.ctrl = np.zeros(tn.CTRL_WORDS, np.int64)
         self.ctrl[5] = spin_ns
+        self.ctrl[12] = WAKE_HOLD_NS
         self.ctrl[6], self.ctrl[7] = sgemm, dgemm
         self.ctrl[8] = ctypes.cast(libc.syscall, ctypes.c_void_p).value
         self.ctrl[9] = ctypes.cast(libc.clock_gettime, ctypes.c_void_p).value
         self.ctrl[10] = tn.FUTEX_SYSCALL[_machine()]
+        self.ctrl[13] = ctypes.cast(libc.sched_yield, ctypes.c_void_p).value
         self._ctrl_address = self.ctrl.ctypes.data
         # a run releases the GIL; a wake (one syscall) keeps it: releasing it would hand it to a
         # thread waiting for it, and getting it back costs a wake-up of this one

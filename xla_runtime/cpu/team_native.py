@@ -10,6 +10,8 @@ Shared words (``ctrl``, int64):
     0 generation (the futex word: its low 32 bits)   1 job address (0: none)   2 stop
     3 sleeping helpers   4 helpers inside a job   5 spin budget (ns)
     6 sgemm   7 dgemm   8 syscall   9 clock_gettime   10 the futex syscall number
+    11 spin at least until this time (ns, CLOCK_MONOTONIC): a wake announces a job
+    12 how long a wake keeps the helpers spinning (ns)   13 sched_yield
     16 + t: chunks thread t has run (t < MAX_THREADS; the caller is thread 0)
 Job words: 0 chunks   1 extent   2 next chunk   3 chunks done   4 steps   5 threads   6... steps,
 each [kind, length in words, ...]:
@@ -109,6 +111,25 @@ define internal void @futex(ptr %ctrl, i64 %op, i64 %val) {{
   %nr = call i64 @ld(ptr %ctrl, i64 10)
   %addr = ptrtoint ptr %ctrl to i64
   %r = call i64 (i64, ...) %f(i64 %nr, i64 %addr, i64 %op, i64 %val, i64 0, i64 0, i64 0)
+  ret void
+}}
+; spinning threads give their core away now and then: when there are more runnable threads than
+; cores (another execution's nodes), a spinner must not hold up the thread it waits for
+define internal void @yield(ptr %ctrl) {{
+  %fw = call i64 @ld(ptr %ctrl, i64 13)
+  %f = inttoptr i64 %fw to ptr
+  %r = call i32 %f()
+  ret void
+}}
+define internal void @backoff(ptr %ctrl, i64 %it) {{
+  {relax}
+  %low = and i64 %it, 63
+  %now = icmp eq i64 %low, 63
+  br i1 %now, label %y, label %done
+y:
+  call void @yield(ptr %ctrl)
+  br label %done
+done:
   ret void
 }}
 define internal void @wake_all(ptr %ctrl) {{
@@ -302,7 +323,7 @@ idle:
   %stopping = icmp ne i64 %stop, 0
   br i1 %stopping, label %exit, label %relax
 relax:
-  {relax}
+  call void @backoff(ptr %ctrl, i64 %it)
   %it1 = add i64 %it, 1
   %low = and i64 %it1, 255
   %check = icmp eq i64 %low, 0
@@ -310,7 +331,10 @@ relax:
 timecheck:
   %t = call i64 @now_ns(ptr %ctrl)
   %el = sub i64 %t, %t0
-  %over = icmp sgt i64 %el, %budget
+  %spent = icmp sgt i64 %el, %budget
+  %until = call i64 @ald(ptr %ctrl, i64 11)
+  %late = icmp sgt i64 %t, %until
+  %over = and i1 %spent, %late
   br i1 %over, label %sleep, label %spin
 cont:
   br label %spin
@@ -364,28 +388,36 @@ entry:
   %n = call i64 @ld(ptr %job, i64 0)
   br label %wait
 wait:
+  %i = phi i64 [ 0, %entry ], [ %i1, %w1 ]
   %d = call i64 @ald(ptr %job, i64 3)
   %all = icmp sge i64 %d, %n
   br i1 %all, label %clear, label %w1
 w1:
-  {relax}
+  call void @backoff(ptr %ctrl, i64 %i)
+  %i1 = add i64 %i, 1
   br label %wait
 clear:
   call void @ast(ptr %ctrl, i64 1, i64 0)
   br label %out
 out:
+  %j = phi i64 [ 0, %clear ], [ %j1, %w2 ]
   %a = call i64 @ald(ptr %ctrl, i64 4)
   %none = icmp eq i64 %a, 0
   br i1 %none, label %exit, label %w2
 w2:
-  {relax}
+  call void @backoff(ptr %ctrl, i64 %j)
+  %j1 = add i64 %j, 1
   br label %out
 exit:
   ret void
 }}
 
-; wake sleeping helpers ahead of a job (they spin their budget waiting for it)
+; wake sleeping helpers ahead of a job: they spin until it comes (or word 12's time has passed)
 define void @xrt_team_wake(ptr %ctrl) {{
+  %t = call i64 @now_ns(ptr %ctrl)
+  %hold = call i64 @ld(ptr %ctrl, i64 12)
+  %until = add i64 %t, %hold
+  call void @ast(ptr %ctrl, i64 11, i64 %until)
   call void @wake_all(ptr %ctrl)
   ret void
 }}
