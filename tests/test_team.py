@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import sys
 import time
 
@@ -249,3 +250,32 @@ print("child", os.waitstatus_to_exitcode(status))
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert "child 0" in out.stdout, out.stderr
+
+
+def test_private_intermediates_are_reused_only_by_team_jobs():
+    class Node:
+        pass
+    node = Node()
+    outside = team_mod.private_empty(node, "product", (4, 4), np.float32)
+    assert outside is not team_mod.private_empty(node, "product", (4, 4), np.float32)
+    with TEAM.holding() as held:
+        assert held
+        first = team_mod.private_empty(node, "product", (4, 4), np.float32)
+        assert team_mod.private_empty(node, "product", (4, 4), np.float32) is first
+        assert team_mod.private_empty(node, "inner", (4, 4), np.float32) is not first
+        assert team_mod.private_empty(node, "product", (2, 8), np.float32).shape == (2, 8)
+        done = []
+        other = threading.Thread(target=lambda: done.append(team_mod.private_empty(node, "inner", (4, 4), np.float32)))
+        other.start()
+        other.join()
+        assert done[0] is not team_mod.private_empty(node, "inner", (4, 4), np.float32)   # not the holder
+
+
+def test_a_chain_run_twice_on_the_team_gives_fresh_results():
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    a1, a2 = mlp_args(), mlp_args()
+    r1 = np.asarray(exe.execute(*a1)[0])
+    r2 = np.asarray(exe.execute(*a2)[0])
+    assert not np.shares_memory(r1, r2)
+    np.testing.assert_allclose(r1, mlp_reference(*a1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(r2, mlp_reference(*a2), rtol=1e-4, atol=1e-5)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..executor import BufferSlice, Frame
 from .blas_threads import single_threaded_blas
-from . import host_pool, team
+from . import team
 from .buffers import ArenaNode
 from .parallel import run_prepared
 from ..hlo.ir import HloInstruction
@@ -119,7 +119,7 @@ class DotEpilogueNode(ArenaNode):
         # the product gets memory of its own (still in cache when the kernel reads it): a kernel
         # whose input is its output array fails LLVM's runtime overlap check and runs its scalar
         # loop, 4-5x slower than the vectorised one
-        part = self.dot.prepare(frame, host_pool.empty(*self.dot.out_specs[0]))
+        part = self.dot.prepare(frame, team.private_empty(self, "product", *self.dot.out_specs[0]))
         fn, args, outs = self.epilogue.prepare(frame, [out])
         scratch = self.epilogue._scratch
         r = self.rows_per_step
@@ -182,7 +182,7 @@ class ChainNode(ArenaNode):
     def prepare(self, frame: Frame):
         """(``both(lo, hi)``, ``publish``) for one execution."""
         # the intermediate is this node's own: no other node reads it
-        first = _part_of(self.first, frame, host_pool.empty(*self.first.out_specs[0]))
+        first = _part_of(self.first, frame, team.private_empty(self, "inner", *self.first.out_specs[0]))
         second, publish = _prepared(self.second, frame, self.new_output(frame, 0))
 
         if self.batched:

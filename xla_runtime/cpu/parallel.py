@@ -47,13 +47,12 @@ def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], 
         if then is not None:
             then()
         return None
-    if native:
-        helpers = team_mod.team()
-        if helpers is not None and helpers.lock.acquire(blocking=False):
-            try:
+    if native and (helpers := team_mod.team()) is not None:
+        with helpers.holding() as held:
+            if held:
                 helpers.wake()            # they wake while this thread prepares
                 fn, then = prepare()
-                keep: list = []               # what the job's words point into
+                keep: list = []           # what the job's words point into
                 words = fn.native(helpers.size, keep) if hasattr(fn, "native") else None
                 if words is not None:
                     helpers.run(words, extent, min(extent, min(helpers.size, extent) * per_thread))
@@ -61,10 +60,8 @@ def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], 
                     if then is not None:
                         then()
                     return None
-            finally:
-                helpers.lock.release()
-            prepared = fn, then           # steps BLAS cannot take as they are: the pool runs fn
-            prepare = lambda: prepared    # noqa: E731
+        # steps the team cannot take (operands BLAS cannot take as they are): the pool runs a
+        # new preparation, whose intermediates are not the ones reused by the team's jobs
     n = min(extent, parts * per_thread)
     bounds = [extent * i // n for i in range(n + 1)]
     done = CountDownAsyncValue(None, n)

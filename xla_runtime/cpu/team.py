@@ -16,6 +16,7 @@ words of ``fn(lo, hi)``, or None when some operand is not expressible (then the 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -25,6 +26,7 @@ import threading
 import numpy as np
 
 from .. import config
+from . import host_pool
 from . import team_native as tn
 from .blas_threads import openblas_libraries, single_threaded_blas
 
@@ -94,11 +96,25 @@ class Team:
         helper = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(entry["xrt_team_helper"])
         self.size = helpers + 1
         self.lock = threading.Lock()
+        self.holder = None                 # the thread holding ``lock`` (``holding``)
         self.jobs = 0                      # jobs run (tests read it)
         self._threads = [threading.Thread(target=helper, args=(self._ctrl_address, tid), daemon=True,
                                           name=f"xrt-team-{tid}") for tid in range(1, self.size)]
         for t in self._threads:
             t.start()
+
+    @contextlib.contextmanager
+    def holding(self):
+        """Hold the team if it is free: yields whether this thread has it."""
+        if not self.lock.acquire(blocking=False):
+            yield False
+            return
+        self.holder = threading.get_ident()
+        try:
+            yield True
+        finally:
+            self.holder = None
+            self.lock.release()
 
     def chunks_run(self) -> list[int]:
         """Chunks each thread has run so far (the caller's first): a profile of who did the work."""
@@ -187,6 +203,20 @@ def _after_fork_in_child() -> None:
 
 atexit.register(_stop_at_exit)
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def private_empty(owner, tag: str, shape, dtype) -> np.ndarray:
+    """Memory for an intermediate that only ``owner``'s own job reads (a split dot's product
+    before its epilogue, a chain's inner result). While this thread holds the team, jobs run one
+    at a time, so the node keeps one such array and reuses it (an allocation of a large block
+    costs 7-15 µs); otherwise a fresh one."""
+    if _team is None or _team.holder != threading.get_ident():
+        return host_pool.empty(shape, dtype)
+    kept = owner.__dict__.setdefault("_team_private", {})
+    a = kept.get(tag)
+    if a is None or a.shape != tuple(shape) or a.dtype != dtype:
+        a = kept[tag] = np.empty(shape, dtype)
+    return a
 
 
 # -- steps ------------------------------------------------------------------------------------
