@@ -279,3 +279,29 @@ def test_a_chain_run_twice_on_the_team_gives_fresh_results():
     assert not np.shares_memory(r1, r2)
     np.testing.assert_allclose(r1, mlp_reference(*a1), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(r2, mlp_reference(*a2), rtol=1e-4, atol=1e-5)
+
+
+def test_a_caller_that_waits_claims_its_deferred_execution():
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    args = mlp_args()
+    dispatched = TEAM.dispatched
+    buf = exe.execute(*args)[0]
+    assert type(buf._producer).__name__ == "DeferredTask"
+    got = np.asarray(buf)
+    np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
+    assert TEAM.dispatched == dispatched          # nothing was handed to the pool
+    assert TEAM.ctrl[14] == 0 and not TEAM._deferred
+
+
+def test_a_deferred_execution_nobody_waits_for_still_runs():
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    args = mlp_args()
+    dispatched = TEAM.dispatched
+    bufs = [exe.execute(*args)[0] for _ in range(3)]      # pipelined, nobody blocking
+    deadline = time.monotonic() + 30
+    while not all(b.is_ready() for b in bufs) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert all(b.is_ready() for b in bufs)
+    assert TEAM.dispatched >= dispatched + 1              # the dispatcher handed them over
+    for b in bufs:
+        np.testing.assert_allclose(np.asarray(b), mlp_reference(*args), rtol=1e-4, atol=1e-5)

@@ -232,8 +232,16 @@ class Executable:
     def _queue(self, run: "_Execution", outputs: list[Buffer], pending: list[AsyncValue]) -> list[Buffer]:
         """Hand ``run`` to the pool once ``pending`` inputs are ready; a caller blocking on one of
         ``outputs`` may claim it first (where the program allows)."""
-        pool, task = default_pool(), Task()
-        if getattr(self.program, "claimable", True):
+        pool = default_pool()
+        claimable = getattr(self.program, "claimable", True)
+        defer = getattr(self.program, "defer", None) if claimable and not pending else None
+        task = defer(pool, run.start) if defer is not None else None
+        if task is not None:             # handed to the pool later, if the caller has not claimed it
+            for buf in outputs:
+                buf._producer = task
+            return outputs
+        task = Task()
+        if claimable:
             for buf in outputs:
                 buf._producer = task
         if pending:

@@ -341,6 +341,13 @@ class CpuProgram(InterpreterProgram):
         # (@jit's conv, three nodes: 2.8 -> 4.7 ms; the MLP training step: 7.8 -> 9.3 ms).
         nodes = self.graph.nodes
         self.claimable = len(nodes) == 1 or not any(_splits_blas(n) for n in nodes)
+        self._uses_team = any(_splits_blas(n) or (isinstance(n, KernelNode) and n.split) for n in nodes)
+
+    def defer(self, pool, fn, *args):
+        """A claimable execution's task, deferred by the native thread team (``Team.defer``) when
+        this program's nodes will wake the team anyway; None: submit it now."""
+        helpers = team.team() if self._uses_team else None
+        return helpers.defer(pool, fn, *args) if helpers is not None else None
 
     def _direct_call(self):
         """For a program that is one plain kernel on arrays (the small jitted function):

@@ -16,16 +16,19 @@ words of ``fn(lo, hi)``, or None when some operand is not expressible (then the 
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import ctypes
 import hashlib
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 
 from .. import config
+from ..executor.pool import Task
 from . import host_pool
 from . import team_native as tn
 from .blas_threads import openblas_libraries, single_threaded_blas
@@ -37,6 +40,8 @@ _TRANS = {False: 111, True: 112}          # CblasNoTrans, CblasTrans
 # helpers woken ahead of a job spin this long for it: preparing it can take longer than the spin
 # budget (when other threads want the GIL), and a helper gone back to sleep wakes 60-300 µs late
 WAKE_HOLD_NS = 2_000_000
+# a deferred execution nobody has claimed goes to the worker pool after this long
+DEFER_NS = 100_000
 
 
 def _gemm_symbols():
@@ -93,6 +98,10 @@ class Team:
         self._run = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(entry["xrt_team_run"])
         self._wake = ctypes.PYFUNCTYPE(None, ctypes.c_void_p)(entry["xrt_team_wake"])
         self._stop = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(entry["xrt_team_stop"])
+        self._wait = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(entry["xrt_team_wait"])
+        self._deferred: collections.deque = collections.deque()     # (task, pool) not yet handed over
+        self._dispatcher = None
+        self.dispatched = 0                # deferred tasks handed to their pool (tests read it)
         helper = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(entry["xrt_team_helper"])
         self.size = helpers + 1
         self.lock = threading.Lock()
@@ -140,10 +149,69 @@ class Team:
             self._run(self._ctrl_address, job.ctypes.data)
         self.jobs += 1
 
+    def defer(self, pool, fn, *args) -> "DeferredTask":
+        """A task for ``fn(*args)`` that a caller about to block on its result will claim, handed
+        to ``pool`` only if nobody has within ``DEFER_NS``. Submitting it at once wakes a worker
+        (the syscall and, once the caller lets go of the GIL, 20-40 µs of that worker on a core
+        the execution is using) only for it to find the task claimed. The helpers, which a job is
+        about to need anyway, keep the time: a spinning helper past the deadline wakes the
+        dispatcher thread, which hands over whatever is still deferred."""
+        task = DeferredTask(self)
+        task._box.append((fn, args))
+        self._deferred.append((task, pool))
+        if self._dispatcher is None:
+            self._start_dispatcher()
+        if not self.ctrl[14]:
+            self.ctrl[14] = time.monotonic_ns() + DEFER_NS
+        self.wake()                        # a helper spins (past the deadline) to keep the time
+        return task
+
+    def _claimed(self, task) -> None:
+        for i, (t, _) in enumerate(self._deferred):
+            if t is task:
+                del self._deferred[i]
+                break
+        if not self._deferred:
+            self.ctrl[14] = 0
+
+    def _start_dispatcher(self) -> None:
+        with _lock:
+            if self._dispatcher is None:
+                self._dispatcher = threading.Thread(target=self._dispatch, daemon=True, name="xrt-team-dispatch")
+                self._dispatcher.start()
+
+    def _dispatch(self) -> None:
+        seen = int(self.ctrl[15])
+        while True:
+            self._wait(self._ctrl_address, seen)          # the GIL released while it sleeps
+            seen = int(self.ctrl[15])
+            if self.ctrl[2]:
+                return
+            while self._deferred:
+                task, pool = self._deferred.popleft()
+                if task._box:                              # not claimed meanwhile
+                    self.dispatched += 1
+                    pool.submit(task.run)
+
     def stop(self) -> None:
         self._stop(self._ctrl_address)
         for t in self._threads:
             t.join(timeout=1.0)
+
+
+class DeferredTask(Task):
+    """A Task (``executor.pool``) the team hands to its pool late (``Team.defer``)."""
+    __slots__ = ("_team",)
+
+    def __init__(self, team: Team):
+        super().__init__()
+        self._team = team
+
+    def claim(self):
+        claimed = super().claim()
+        if claimed is not None:
+            self._team._claimed(self)      # before it runs: the deadline must not fire meanwhile
+        return claimed
 
 
 def _machine() -> str:

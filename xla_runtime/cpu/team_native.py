@@ -12,6 +12,8 @@ Shared words (``ctrl``, int64):
     6 sgemm   7 dgemm   8 syscall   9 clock_gettime   10 the futex syscall number
     11 spin at least until this time (ns, CLOCK_MONOTONIC): a wake announces a job
     12 how long a wake keeps the helpers spinning (ns)   13 sched_yield
+    14 deferred deadline (ns; 0: none): a spinning helper past it bumps word 15 and wakes its waiter
+    15 deferred firings (the Python dispatcher sleeps on it: ``team.defer``)
     16 + t: chunks thread t has run (t < MAX_THREADS; the caller is thread 0)
 Job words: 0 chunks   1 extent   2 next chunk   3 chunks done   4 steps   5 threads   6... steps,
 each [kind, length in words, ...]:
@@ -28,7 +30,7 @@ import platform
 
 VERSION = "1"
 MAX_KERNEL_ARGS = 48
-SYMBOLS = ("xrt_team_helper", "xrt_team_run", "xrt_team_wake", "xrt_team_stop")
+SYMBOLS = ("xrt_team_helper", "xrt_team_run", "xrt_team_wake", "xrt_team_stop", "xrt_team_wait")
 GEMM, KERNEL = 1, 2
 GEMM_WORDS = 19
 MAX_THREADS = 256
@@ -105,12 +107,37 @@ define internal i64 @now_ns(ptr %ctrl) {{
   %t = add i64 %sn, %n
   ret i64 %t
 }}
-define internal void @futex(ptr %ctrl, i64 %op, i64 %val) {{
+define internal void @futex_at(ptr %ctrl, i64 %word, i64 %op, i64 %val) {{
   %fw = call i64 @ld(ptr %ctrl, i64 8)
   %f = inttoptr i64 %fw to ptr
   %nr = call i64 @ld(ptr %ctrl, i64 10)
-  %addr = ptrtoint ptr %ctrl to i64
+  %p = getelementptr i64, ptr %ctrl, i64 %word
+  %addr = ptrtoint ptr %p to i64
   %r = call i64 (i64, ...) %f(i64 %nr, i64 %addr, i64 %op, i64 %val, i64 0, i64 0, i64 0)
+  ret void
+}}
+define internal void @futex(ptr %ctrl, i64 %op, i64 %val) {{
+  call void @futex_at(ptr %ctrl, i64 0, i64 %op, i64 %val)
+  ret void
+}}
+; the deferred deadline has passed: take it (one helper does) and wake the dispatcher
+define internal void @fire_deferred(ptr %ctrl, i64 %now) {{
+entry:
+  %d = call i64 @ald(ptr %ctrl, i64 14)
+  %set = icmp ne i64 %d, 0
+  %due = icmp sgt i64 %now, %d
+  %go = and i1 %set, %due
+  br i1 %go, label %take, label %done
+take:
+  %p = getelementptr i64, ptr %ctrl, i64 14
+  %r = cmpxchg ptr %p, i64 %d, i64 0 seq_cst seq_cst
+  %ok = extractvalue {{ i64, i1 }} %r, 1
+  br i1 %ok, label %fire, label %done
+fire:
+  %x = call i64 @aadd(ptr %ctrl, i64 15, i64 1)
+  call void @futex_at(ptr %ctrl, i64 15, i64 {FUTEX_WAKE}, i64 1)
+  br label %done
+done:
   ret void
 }}
 ; spinning threads give their core away now and then: when there are more runnable threads than
@@ -330,6 +357,7 @@ relax:
   br i1 %check, label %timecheck, label %cont
 timecheck:
   %t = call i64 @now_ns(ptr %ctrl)
+  call void @fire_deferred(ptr %ctrl, i64 %t)
   %el = sub i64 %t, %t0
   %spent = icmp sgt i64 %el, %budget
   %until = call i64 @ald(ptr %ctrl, i64 11)
@@ -426,6 +454,22 @@ define void @xrt_team_stop(ptr %ctrl) {{
   call void @ast(ptr %ctrl, i64 2, i64 1)
   %g = call i64 @aadd(ptr %ctrl, i64 0, i64 1)
   call void @futex(ptr %ctrl, i64 {FUTEX_WAKE}, i64 2147483647)
+  %f = call i64 @aadd(ptr %ctrl, i64 15, i64 1)
+  call void @futex_at(ptr %ctrl, i64 15, i64 {FUTEX_WAKE}, i64 2147483647)
+  ret void
+}}
+
+; the dispatcher: sleep while word 15 is ``seen``
+define void @xrt_team_wait(ptr %ctrl, i64 %seen) {{
+entry:
+  %v = call i64 @ald(ptr %ctrl, i64 15)
+  %same = icmp eq i64 %v, %seen
+  br i1 %same, label %wait, label %done
+wait:
+  %val = and i64 %seen, 4294967295
+  call void @futex_at(ptr %ctrl, i64 15, i64 {FUTEX_WAIT}, i64 %val)
+  br label %done
+done:
   ret void
 }}
 """

@@ -83,12 +83,19 @@ class Task:
     def __init__(self):
         self._box: list = []     # (fn, args) once submitted; list.pop is atomic: the claim
 
+    def claim(self):
+        """(fn, args) if it is submitted and nobody has claimed it (now this caller has), else None."""
+        try:
+            return self._box.pop()
+        except IndexError:
+            return None
+
     def run(self) -> bool:
         """Run the task here if it is submitted and nobody has claimed it; whether it ran."""
-        try:
-            fn, args = self._box.pop()
-        except IndexError:
+        claimed = self.claim()
+        if claimed is None:
             return False
+        fn, args = claimed
         if in_worker():
             _call(fn, args)
             return True
