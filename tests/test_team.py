@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import sys
 import time
 
@@ -24,17 +23,19 @@ pytestmark = pytest.mark.skipif(TEAM is None, reason="no native thread team here
 rng = np.random.default_rng(7)
 
 
-def gemm_words(a, b, out, by_batch=False, r=1):
-    """A gemm step's words; its arrays live as long as the test (in ``kept``)."""
-    return team_mod.gemm_step(a, b, out, kept, by_batch, r)
+def gemm_job(a, b, out, extent, chunks, by_batch=False, r=1):
+    """A job of one gemm step over arrays of the template's own."""
+    tpl = team_mod.JobTemplate(TEAM.size, extent, chunks)
+    words = [tpl.static_id(a), tpl.static_id(b), tpl.static_id(out)]
+    tpl.add(team_mod.gemm_step(a, b, out, words, by_batch, r))
+    return tpl
 
 
-kept: list = []
-
-
-def run_job(words, extent, chunks):
-    with TEAM.lock:
-        TEAM.run(words, extent, chunks)
+def run_job(tpl):
+    job, keep = tpl.fill({}, [])
+    with TEAM.holding() as held:
+        assert held
+        TEAM.run(job, tpl.gemm)
 
 
 def chunks_since(before):
@@ -49,11 +50,10 @@ def test_row_split_gemm_matches_numpy_for_every_operand_layout(dtype, ta, tb):
     b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
     a, b = (a.T if ta else a), (b.T if tb else b)
     out = np.full((m, n), np.nan, dtype)
-    words = gemm_words(a[None], b[None], out[None])
-    assert words is not None
-    assert words[3:5] == [112 if ta else 111, 112 if tb else 111]
+    tpl = gemm_job(a[None], b[None], out[None], m, 8)
+    assert tpl.words[6 + 3:6 + 5] == [112 if ta else 111, 112 if tb else 111]
     before = TEAM.chunks_run()
-    run_job(words, m, 8)
+    run_job(tpl)
     assert_same(out, a @ b, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
     assert sum(chunks_since(before)) == 8
 
@@ -63,22 +63,33 @@ def test_rows_per_unit_and_batches_per_unit():
     b = rng.standard_normal((6, 16, 4)).astype(np.float32)
     out = np.zeros((6, 8, 4), np.float32)
     # units of 2 batches: 3 units
-    run_job(gemm_words(a, b, out, by_batch=True, r=2), 3, 3)
+    run_job(gemm_job(a, b, out, 3, 3, by_batch=True, r=2))
     np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
     # units of 4 rows of one product: 2 units
     out2 = np.zeros((1, 8, 4), np.float32)
-    run_job(gemm_words(a[:1], b[:1], out2, r=4), 2, 2)
+    run_job(gemm_job(a[:1], b[:1], out2, 2, 2, r=4))
     np.testing.assert_allclose(out2[0], a[0] @ b[0], rtol=1e-5, atol=1e-5)
 
 
 def test_layouts_blas_cannot_take_are_refused():
     a = rng.standard_normal((16, 32)).astype(np.float32)[:, ::2]      # no unit stride
     b = rng.standard_normal((16, 8)).astype(np.float32)
-    assert gemm_words(a[None], b[None], np.zeros((1, 16, 8), np.float32)) is None
     ints = np.ones((1, 4, 4), np.int32)
-    assert gemm_words(ints, ints, ints.copy()) is None
     transposed_out = np.zeros((8, 16), np.float32).T
-    assert gemm_words(b.T[None].copy(), b[None], transposed_out[None]) is None
+    for x, y, out in ((a[None], b[None], np.zeros((1, 16, 8), np.float32)), (ints, ints, ints.copy()),
+                      (b.T[None].copy(), b[None], transposed_out[None])):
+        with pytest.raises(team_mod.Unsupported):
+            team_mod.gemm_step(x, y, out, [0, 0, 0], False)
+
+
+def test_a_template_refuses_a_call_whose_array_is_not_c_contiguous():
+    tpl = team_mod.JobTemplate(TEAM.size, 4, 2)
+    tpl.add([team_mod.tn.KERNEL, 7, 0, 1, 1, team_mod.hole(team_mod.SLOT, 3), 0])
+    good = np.zeros((4, 4), np.float32)
+    job, _ = tpl.fill({3: good}, [])
+    assert job[6 + 5] == id(good)
+    assert tpl.fill({3: good.T}, []) is None
+    assert tpl.fill({3: good[:, ::2]}, []) is None
 
 
 def test_split_gemm_program_runs_on_the_team_and_restores_nothing_it_should_not():
@@ -179,7 +190,8 @@ add {
 def test_a_busy_team_sends_the_node_to_the_python_pool():
     args = mlp_args()
     exe = xla_runtime.Client("cpu").compile(MLP)
-    with TEAM.lock:                  # as if another execution had the team
+    with TEAM.holding() as held:     # as if another execution had the team
+        assert held
         jobs = TEAM.jobs
         got = np.asarray(exe.execute(*args)[0])
         assert TEAM.jobs == jobs
@@ -197,14 +209,14 @@ def test_concurrent_executions_share_the_team_correctly():
 def test_helpers_sleep_after_their_spin_and_a_new_job_wakes_them():
     a = rng.standard_normal((64, 64)).astype(np.float32)
     out = np.zeros((64, 64), np.float32)
-    run_job(gemm_words(a[None], a[None], out[None]), 64, 4)
+    run_job(gemm_job(a[None], a[None], out[None], 64, 4))
     deadline = time.monotonic() + 5
     while TEAM.sleeping() < TEAM.size - 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert TEAM.sleeping() == TEAM.size - 1
     before = TEAM.chunks_run()
     out[:] = 0
-    run_job(gemm_words(a[None], a[None], out[None]), 64, 64)
+    run_job(gemm_job(a[None], a[None], out[None], 64, 64))
     np.testing.assert_allclose(out, a @ a, rtol=1e-5, atol=1e-4)
     assert sum(chunks_since(before)) == 64
 
@@ -216,7 +228,7 @@ def test_helpers_take_chunks_while_the_caller_is_busy():
     out = np.zeros((2048, 256))
     before = TEAM.chunks_run()
     for _ in range(5):
-        run_job(gemm_words(a[None], b[None], out[None]), 2048, 64)
+        run_job(gemm_job(a[None], b[None], out[None], 2048, 64))
     took = chunks_since(before)
     np.testing.assert_allclose(out, a @ b, rtol=1e-10, atol=1e-10)
     assert sum(took) == 5 * 64 and sum(took[1:]) > 0
@@ -242,8 +254,11 @@ pid = os.fork()
 if pid == 0:
     c = team.team()
     a = np.ones((1, 64, 64), np.float32); out = np.zeros_like(a)
-    with c.lock:
-        c.run(team.gemm_step(a, a, out, [], False), 64, 4)
+    tpl = team.JobTemplate(c.size, 64, 4)
+    tpl.add(team.gemm_step(a, a, out, [tpl.static_id(a), tpl.static_id(a), tpl.static_id(out)], False))
+    job, _ = tpl.fill({}, [])
+    with c.holding():
+        c.run(job, True)
     os._exit(0 if c is not t and out[0, 0, 0] == 64 else 3)
 _, status = os.waitpid(pid, 0)
 print("child", os.waitstatus_to_exitcode(status))
@@ -252,23 +267,16 @@ print("child", os.waitstatus_to_exitcode(status))
     assert "child 0" in out.stdout, out.stderr
 
 
-def test_private_intermediates_are_reused_only_by_team_jobs():
-    class Node:
-        pass
-    node = Node()
-    outside = team_mod.private_empty(node, "product", (4, 4), np.float32)
-    assert outside is not team_mod.private_empty(node, "product", (4, 4), np.float32)
-    with TEAM.holding() as held:
-        assert held
-        first = team_mod.private_empty(node, "product", (4, 4), np.float32)
-        assert team_mod.private_empty(node, "product", (4, 4), np.float32) is first
-        assert team_mod.private_empty(node, "inner", (4, 4), np.float32) is not first
-        assert team_mod.private_empty(node, "product", (2, 8), np.float32).shape == (2, 8)
-        done = []
-        other = threading.Thread(target=lambda: done.append(team_mod.private_empty(node, "inner", (4, 4), np.float32)))
-        other.start()
-        other.join()
-        assert done[0] is not team_mod.private_empty(node, "inner", (4, 4), np.float32)   # not the holder
+def test_a_node_builds_its_template_once_and_keeps_its_own_intermediates():
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    node = exe.program.graph.nodes[0]
+    np.asarray(exe.execute(*mlp_args())[0])
+    tpl = node._team_template
+    assert isinstance(tpl, team_mod.JobTemplate)
+    assert [kind for _, kind, _ in tpl.holes].count(team_mod.OUT) == 1          # the result, per call
+    assert {index for _, kind, index in tpl.holes if kind == team_mod.SLOT} == set(exe.program.param_slots)
+    np.asarray(exe.execute(*mlp_args())[0])
+    assert node._team_template is tpl
 
 
 def test_a_chain_run_twice_on_the_team_gives_fresh_results():

@@ -142,11 +142,49 @@ class KernelNode(ArenaNode):
         def prepared():
             fn, args, outs = self.prepare(frame)
             # scratch: one set per part (per thread)
-            def part(lo, hi):
-                fn(*args, *self._scratch(), lo, hi)
-            part.native = lambda threads, keep: team.kernel_step(self.fn, args, self._scratch, threads, keep)
-            return part, lambda: self._publish(frame.buffers, outs)
-        return run_prepared(frame, self.extent, SPLIT_BYTES, prepared, per_thread=KERNEL_CHUNKS, native=True)
+            return lambda lo, hi: fn(*args, *self._scratch(), lo, hi), lambda: self._publish(frame.buffers, outs)
+        return run_prepared(frame, self.extent, SPLIT_BYTES, prepared, per_thread=KERNEL_CHUNKS,
+                            team_job=lambda helpers, chunks: self._team_job(frame, helpers, chunks))
+
+    def team_steps(self, tpl, buffers, statics: dict, out_words: list) -> None:
+        """Add this kernel's step to ``tpl`` (a ``team.JobTemplate``), its results named by
+        ``out_words``; ``statics``: slots whose array is the template's own."""
+        args = []
+        for slot, const, scalar, narrow in self.inputs:
+            if slot is None:
+                args.append(tpl.static_id(const))
+                continue
+            own = statics.get(slot)
+            if own is not None:
+                a = own.reshape(1) if scalar else own
+                args.append(tpl.static_id(a.view(np.uint16) if narrow else a))
+                continue
+            if scalar and narrow:
+                raise team.Unsupported("a narrow-float scalar operand")
+            team.slot_array(buffers, statics, slot)        # checks the array's layout
+            args.append(team.hole(team.SCALAR if scalar else team.NARROW if narrow else team.SLOT, slot))
+        for word, narrow in zip(out_words, self.out_narrow):
+            if narrow:
+                if not isinstance(word, team.Hole) or word[0] != team.OUT:
+                    raise team.Unsupported("a narrow-float result of the template's own")
+                word = team.hole(team.OUT_NARROW, word[1])
+            args.append(word)
+        tpl.add(team.kernel_step(tpl, self.fn, args, self.scratch_specs))
+
+    def _team_job(self, frame: Frame, helpers, chunks: int):
+        """This split kernel as a job for the team (see ``run_parallel``), or None."""
+        def build():
+            tpl = team.JobTemplate(helpers.size, self.extent, chunks)
+            self.team_steps(tpl, frame.buffers, {}, [team.hole(team.OUT, k) for k in range(len(self.out_specs))])
+            return tpl
+        tpl = team.template_of(self, build)
+        if tpl is None:
+            return None
+        outs = [self.new_output(frame, k) for k in range(len(self.out_specs))]
+        filled = tpl.fill(frame.buffers, outs)
+        if filled is None:
+            return None
+        return (*filled, False, lambda: self._publish(frame.buffers, outs))
 
     def inplace_inputs(self) -> dict[int, int]:
         if self.tuple_result:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..executor import BufferSlice, Frame
 from .blas_threads import single_threaded_blas
-from . import team
+from . import host_pool, team
 from .buffers import ArenaNode
 from .parallel import run_prepared
 from ..hlo.ir import HloInstruction
@@ -77,18 +77,36 @@ class DotNode(ArenaNode):
                         np.matmul(a[i], c[i], out=out[i])
                 else:
                     np.matmul(a[0, lo:hi], c[0], out=out[0, lo:hi])
-        part.native = lambda threads, keep, r=1: team.gemm_step(a, c, out, keep, by_batch, r)
         return part
 
     @property
     def flops(self) -> int:
         return 2 * self.B * self.M * self.N * self.K
 
+    def publish(self, buffers, out: np.ndarray) -> None:
+        buffers[self.out_slot] = out.reshape(self.out_dims)
+
     def run(self, frame: Frame):
         # batches one by one (a late helper takes what is left); rows in one part per thread:
         # each part packs the whole right operand again
         return run_prepared(frame, self.extent, self.flops, lambda: (self.prepare(frame), None),
-                            min_bytes=SPLIT_FLOPS, per_thread=self.extent if self.B > 1 else 1, native=True)
+                            min_bytes=SPLIT_FLOPS, per_thread=self.extent if self.B > 1 else 1,
+                            team_job=lambda helpers, chunks: _team_job(self, frame, helpers, chunks))
+
+    def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word, r: int = 1) -> None:
+        """Add this dot's gemm, writing ``out`` (named by ``out_word``), to ``tpl`` (a
+        ``team.JobTemplate``); ``statics``: slots whose array is the template's own."""
+        views, words = [], []
+        for slot, perm, shape in ((self.slots[0], self.lperm, (self.B, self.M, self.K)),
+                                  (self.slots[1], self.rperm, (self.B, self.K, self.N))):
+            a, word = team.slot_array(buffers, statics, slot)
+            v = (a if perm is None else a.transpose(perm)).reshape(shape)
+            if v.ctypes.data != a.ctypes.data:
+                raise team.Unsupported("an operand that needs a copy")
+            views.append(v)
+            words.append(tpl.static_id(a) if word is None else word)
+        o = out.reshape(self.B, self.M, self.N)
+        tpl.add(team.gemm_step(views[0], views[1], o, [*words, out_word], self.B > 1, r))
 
 
 class DotEpilogueNode(ArenaNode):
@@ -119,7 +137,7 @@ class DotEpilogueNode(ArenaNode):
         # the product gets memory of its own (still in cache when the kernel reads it): a kernel
         # whose input is its output array fails LLVM's runtime overlap check and runs its scalar
         # loop, 4-5x slower than the vectorised one
-        part = self.dot.prepare(frame, team.private_empty(self, "product", *self.dot.out_specs[0]))
+        part = self.dot.prepare(frame, host_pool.empty(*self.dot.out_specs[0]))
         fn, args, outs = self.epilogue.prepare(frame, [out])
         scratch = self.epilogue._scratch
         r = self.rows_per_step
@@ -135,18 +153,27 @@ class DotEpilogueNode(ArenaNode):
             def both(lo, hi):
                 part(lo * r, hi * r)
                 fn(*args, *scratch(), lo, hi)
-        both.native = lambda threads, keep: team.chain(
-            part.native(threads, keep, r), team.kernel_step(self.epilogue.fn, args, scratch, threads, keep))
         return both, lambda: self.epilogue._publish(frame.buffers, outs)
 
     def run(self, frame: Frame):
         return run_prepared(frame, self.epilogue.extent, self.dot.flops, lambda: self.prepare(frame),
                             min_bytes=SPLIT_FLOPS, per_thread=self.epilogue.extent if self.dot.B > 1 else 1,
-                            native=True)
+                            team_job=lambda helpers, chunks: _team_job(self, frame, helpers, chunks))
+
+    def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word) -> None:
+        """Add the gemm (into a product array of the template's own) and the kernel, writing
+        ``out`` (named by ``out_word``), to ``tpl``."""
+        product = tpl.scratch(*self.dot.out_specs[0])
+        self.dot.team_steps(tpl, buffers, statics, product, tpl.static_id(product), self.rows_per_step)
+        self.epilogue.team_steps(tpl, buffers, {**statics, self.dot.out_slot: product.reshape(self.dot.out_dims)},
+                                 [out_word])
 
     @property
     def flops(self) -> int:
         return self.dot.flops
+
+    def publish(self, buffers, out: np.ndarray) -> None:
+        self.epilogue._publish(buffers, [out])
 
     @property
     def out_slot(self) -> int:
@@ -175,14 +202,24 @@ class ChainNode(ArenaNode):
     def flops(self) -> int:
         return self.first.flops + self.second.flops
 
+    def publish(self, buffers, out: np.ndarray) -> None:
+        self.second.publish(buffers, out)
+
     def run(self, frame: Frame):
         return run_prepared(frame, self.extent, self.flops, lambda: self.prepare(frame), min_bytes=SPLIT_FLOPS,
-                            per_thread=self.extent if self.batched else 1, native=True)
+                            per_thread=self.extent if self.batched else 1,
+                            team_job=lambda helpers, chunks: _team_job(self, frame, helpers, chunks))
+
+    def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word) -> None:
+        """Add both nodes' steps to ``tpl``: the first writes an inner result of the template's own."""
+        inner = tpl.scratch(*self.first.out_specs[0])
+        self.first.team_steps(tpl, buffers, statics, inner, tpl.static_id(inner))
+        self.second.team_steps(tpl, buffers, {**statics, self.first.out_slot: inner}, out, out_word)
 
     def prepare(self, frame: Frame):
         """(``both(lo, hi)``, ``publish``) for one execution."""
         # the intermediate is this node's own: no other node reads it
-        first = _part_of(self.first, frame, team.private_empty(self, "inner", *self.first.out_specs[0]))
+        first = _part_of(self.first, frame, host_pool.empty(*self.first.out_specs[0]))
         second, publish = _prepared(self.second, frame, self.new_output(frame, 0))
 
         if self.batched:
@@ -194,8 +231,28 @@ class ChainNode(ArenaNode):
             def both(lo, hi):
                 first(lo, hi)
                 second(lo, hi)
-        both.native = lambda threads, keep: team.chain(first.native(threads, keep), second.native(threads, keep))
         return both, publish
+
+
+def _team_job(node, frame: Frame, helpers, chunks: int):
+    """A split dot node's work (``node.team_steps``) as a job for the team (see ``run_prepared``),
+    or None. Its template is made on the first call; each call fills in the frame's arrays and a
+    new result."""
+    shape, dtype = node.out_specs[0]
+
+    def build():
+        tpl = team.JobTemplate(helpers.size, node.extent if not isinstance(node, DotEpilogueNode)
+                               else node.epilogue.extent, chunks)
+        node.team_steps(tpl, frame.buffers, {}, np.empty(shape, dtype), team.hole(team.OUT, 0))
+        return tpl
+    tpl = team.template_of(node, build)
+    if tpl is None:
+        return None
+    out = node.new_output(frame, 0)
+    filled = tpl.fill(frame.buffers, [out])
+    if filled is None:
+        return None
+    return (*filled, tpl.gemm, lambda: node.publish(frame.buffers, out))
 
 
 def _dot_of(node) -> DotNode:

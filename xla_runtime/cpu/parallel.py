@@ -32,14 +32,15 @@ def run_split(frame, extent: int, nbytes: int, fn: Callable[[int, int], None], t
 
 
 def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], min_bytes: int = SPLIT_BYTES,
-                 per_thread: int = 1, native: bool = False):
+                 per_thread: int = 1, team_job: Callable | None = None):
     """``run_split`` of the ``(fn, then)`` that ``prepare()`` returns, called on this thread after
     the helpers are woken: their wake-up (60-100 µs on these VMs) overlaps the preparation
     (allocating and publishing results, views of the operands) instead of following it. A helper
     that wakes first waits for it; if ``prepare`` raises, the helpers do nothing and it propagates.
 
-    ``native``: ``fn`` may carry ``fn.native(threads, keep)``, the job words of its steps for the
-    native thread team (``team``), which then runs it when it is free."""
+    ``team_job(team, chunks)``: the same work as a job for the native thread team (``team``):
+    (job words, arrays they name, whether it calls BLAS, ``then``), or None where the node's job
+    cannot be expressed; the team runs it when it is free."""
     parts = min(frame.pool.num_threads, extent) if nbytes >= min_bytes else 1
     if parts <= 1:
         fn, then = prepare()
@@ -47,21 +48,19 @@ def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], 
         if then is not None:
             then()
         return None
-    if native and (helpers := team_mod.team()) is not None:
-        with helpers.holding() as held:
-            if held:
-                helpers.wake()            # they wake while this thread prepares
-                fn, then = prepare()
-                keep: list = []           # what the job's words point into
-                words = fn.native(helpers.size, keep) if hasattr(fn, "native") else None
-                if words is not None:
-                    helpers.run(words, extent, min(extent, min(helpers.size, extent) * per_thread))
-                    keep.clear()
-                    if then is not None:
-                        then()
-                    return None
-        # steps the team cannot take (operands BLAS cannot take as they are): the pool runs a
-        # new preparation, whose intermediates are not the ones reused by the team's jobs
+    if team_job is not None and (helpers := team_mod.team()) is not None and helpers.lock.acquire(blocking=False):
+        try:
+            helpers.wake()                # they wake while this thread fills in the job
+            job = team_job(helpers, min(extent, min(helpers.size, extent) * per_thread))
+            if job is not None:
+                words, keep, gemm, then = job
+                helpers.run(words, gemm)
+                del keep                  # the arrays the job's words named
+                then()
+                return None
+        finally:
+            helpers.lock.release()
+        # a busy team, or a job it cannot take: the pool runs the Python parts
     n = min(extent, parts * per_thread)
     bounds = [extent * i // n for i in range(n + 1)]
     done = CountDownAsyncValue(None, n)

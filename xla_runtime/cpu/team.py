@@ -10,8 +10,13 @@ list of native steps: gemm calls into NumPy's BLAS, compiled kernels) and takes 
 helpers; it spins for the last chunk with the GIL released. One job at a time: a node that finds
 the team busy (another execution) runs through the Python pool instead.
 
-Steps come from the prepared part functions of nodes: ``fn.native(threads, keep)`` gives the job
-words of ``fn(lo, hi)``, or None when some operand is not expressible (then the Python path runs).
+A node's job is a template it builds on its first run (``JobTemplate``: gemm and kernel steps,
+the arrays only the job uses, holes for the frame's arrays and the results); later runs fill in
+the holes. A node the template cannot express (an operand BLAS cannot read in place) runs through
+the Python pool, as does every node while another execution has the team.
+
+Claimable executions of programs that use the team are deferred rather than queued
+(``Team.defer``): a caller about to block on the result runs it, and no worker is woken for it.
 """
 from __future__ import annotations
 
@@ -29,7 +34,6 @@ import numpy as np
 
 from .. import config
 from ..executor.pool import Task
-from . import host_pool
 from . import team_native as tn
 from .blas_threads import openblas_libraries, single_threaded_blas
 
@@ -104,8 +108,7 @@ class Team:
         self.dispatched = 0                # deferred tasks handed to their pool (tests read it)
         helper = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(entry["xrt_team_helper"])
         self.size = helpers + 1
-        self.lock = threading.Lock()
-        self.holder = None                 # the thread holding ``lock`` (``holding``)
+        self.lock = threading.Lock()       # held by the thread whose job the team runs
         self.jobs = 0                      # jobs run (tests read it)
         self._threads = [threading.Thread(target=helper, args=(self._ctrl_address, tid), daemon=True,
                                           name=f"xrt-team-{tid}") for tid in range(1, self.size)]
@@ -118,11 +121,9 @@ class Team:
         if not self.lock.acquire(blocking=False):
             yield False
             return
-        self.holder = threading.get_ident()
         try:
             yield True
         finally:
-            self.holder = None
             self.lock.release()
 
     def chunks_run(self) -> list[int]:
@@ -137,12 +138,10 @@ class Team:
         """Wake sleeping helpers now: they spin for the job this thread is about to publish."""
         self._wake(self._ctrl_address)
 
-    def run(self, words: list, extent: int, chunks: int) -> None:
-        """Run the job of ``words`` (steps) over ``[0, extent)`` in ``chunks`` chunks, on this
-        thread and the helpers; returns when all are done. Hold ``lock``."""
-        steps, gemms = _count_steps(words)
-        job = np.array([chunks, extent, 0, 0, steps, self.size, *words], np.int64)
-        if gemms:
+    def run(self, job: np.ndarray, gemm: bool) -> None:
+        """Run ``job`` (a filled ``JobTemplate``; ``gemm``: it calls BLAS) on this thread and the
+        helpers; returns when all its chunks are done. Hold the team (``holding``)."""
+        if gemm:
             with single_threaded_blas():
                 self._run(self._ctrl_address, job.ctypes.data)
         else:
@@ -219,17 +218,6 @@ def _machine() -> str:
     return platform.machine()
 
 
-def _count_steps(words: list) -> tuple[int, bool]:
-    """(steps, whether any is a gemm)."""
-    n = i = 0
-    gemm = False
-    while i < len(words):
-        gemm |= words[i] == tn.GEMM
-        i += words[i + 1]
-        n += 1
-    return n, gemm
-
-
 _team: Team | None = None
 _failed = False
 _lock = threading.Lock()
@@ -273,21 +261,89 @@ atexit.register(_stop_at_exit)
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def private_empty(owner, tag: str, shape, dtype) -> np.ndarray:
-    """Memory for an intermediate that only ``owner``'s own job reads (a split dot's product
-    before its epilogue, a chain's inner result). While this thread holds the team, jobs run one
-    at a time, so the node keeps one such array and reuses it (an allocation of a large block
-    costs 7-15 µs); otherwise a fresh one."""
-    if _team is None or _team.holder != threading.get_ident():
-        return host_pool.empty(shape, dtype)
-    kept = owner.__dict__.setdefault("_team_private", {})
-    a = kept.get(tag)
-    if a is None or a.shape != tuple(shape) or a.dtype != dtype:
-        a = kept[tag] = np.empty(shape, dtype)
-    return a
+# -- job templates ----------------------------------------------------------------------------
+#
+# A node builds its job once (``JobTemplate``): the layout words of its gemms and kernels, the
+# arrays only its job uses (a split dot's product before its epilogue, a chain's inner result,
+# kernels' per-thread scratch: jobs run one at a time, so they are the template's own), and holes
+# for what changes per call: the arrays in the frame's slots and the node's results. Filling the
+# holes costs a few µs; preparing the Python parts costs 50-90 µs on these VMs.
+
+SLOT, SCALAR, NARROW, OUT, OUT_NARROW = range(5)      # hole kinds
 
 
-# -- steps ------------------------------------------------------------------------------------
+class Unsupported(Exception):
+    """A template cannot take this node (an operand BLAS cannot read in place, too many arrays)."""
+
+
+class Hole(tuple):
+    """A word filled per call: the address of ``(kind, index)``'s array."""
+    __slots__ = ()
+
+
+def hole(kind: int, index: int) -> Hole:
+    return Hole((kind, index))
+
+
+class JobTemplate:
+    def __init__(self, size: int, extent: int, chunks: int):
+        self.words = [chunks, extent, 0, 0, 0, size]     # the job header (``team_native``)
+        self.holes: list[tuple[int, int, int]] = []     # (word, kind, index)
+        self.static: list = []                          # arrays the words point to, kept alive
+        self.size = size
+        self.gemm = False
+
+    def static_id(self, obj) -> int:
+        self.static.append(obj)
+        return id(obj)
+
+    def scratch(self, shape, dtype) -> np.ndarray:
+        """An array of the template's own (the job's intermediate or scratch)."""
+        a = np.empty(shape, dtype)
+        self.static.append(a)
+        return a
+
+    def add(self, step: list) -> None:
+        self.words[4] += 1
+        self.gemm |= step[0] == tn.GEMM
+        for w in step:
+            if isinstance(w, Hole):
+                self.holes.append((len(self.words), *w))
+                w = 0
+            self.words.append(w)
+
+    def fill(self, buffers, outs: list):
+        """(job array, arrays to keep until it has run) for this call, or None when a slot's array
+        is not a C-contiguous ndarray (the layout words assume one)."""
+        job = np.array(self.words, np.int64)
+        keep = []
+        for at, kind, index in self.holes:
+            if kind >= OUT:
+                obj = outs[index]
+                if kind == OUT_NARROW:
+                    obj = obj.view(np.uint16)
+                    keep.append(obj)
+            else:
+                obj = buffers[index]
+                if type(obj) is not np.ndarray or not obj.flags.c_contiguous:
+                    return None
+                if kind != SLOT:
+                    obj = obj.reshape(1) if kind == SCALAR else obj.view(np.uint16)
+                    keep.append(obj)
+            job[at] = id(obj)
+        return job, keep
+
+
+def slot_array(buffers, statics: dict, slot: int):
+    """(array, word) of a slot a step reads: the template's own array, else the frame's (a hole)."""
+    own = statics.get(slot)
+    if own is not None:
+        return own, None
+    a = buffers[slot]
+    if type(a) is not np.ndarray or not a.flags.c_contiguous:
+        raise Unsupported(f"slot {slot} holds a {type(a).__name__} that is not a C-contiguous array")
+    return a, hole(SLOT, slot)
+
 
 _GEMM_DTYPES = {np.dtype(np.float32): 0, np.dtype(np.float64): 1}
 
@@ -305,66 +361,46 @@ def _blas_view(rows: int, cols: int, strides, itemsize: int):
     return None
 
 
-def gemm_step(a: np.ndarray, b: np.ndarray, out: np.ndarray, keep: list, by_batch: bool, r: int = 1) -> list | None:
-    """The words of a gemm step computing ``out[i] = a[i] @ b[i]`` (3-D: batch, rows, cols) over
-    chunk units: batches [lo*r, hi*r) (``by_batch``) or rows [lo*r, hi*r) of batch 0. None when
-    BLAS cannot take the operands as they are. The words name the arrays themselves: ``keep``
-    holds them until the job has run."""
-    key = (a.shape, a.strides, b.shape, b.strides, out.strides, out.dtype, a.dtype, b.dtype, by_batch, r)
-    words = _gemm_words.get(key)
-    if words is None:
-        words = _gemm_words[key] = _gemm_layout(a, b, out, by_batch, r)
-    if words is _NOT_BLAS:
-        return None
-    keep.append((a, b, out))
-    return [*words[:13], id(a), id(b), id(out), *words[16:]]
-
-
-_NOT_BLAS: list = []
-_gemm_words: dict = {}       # layout -> words (the array addresses left 0): a node's layout repeats
-
-
-def _gemm_layout(a, b, out, by_batch, r) -> list:
+def gemm_step(a: np.ndarray, b: np.ndarray, out: np.ndarray, words, by_batch: bool, r: int = 1) -> list:
+    """A gemm step computing ``out[i] = a[i] @ b[i]`` (3-D: batch, rows, cols) over chunk units:
+    batches [lo*r, hi*r) (``by_batch``) or rows [lo*r, hi*r) of batch 0. ``words``: the words
+    naming a, b and out (an array whose data pointer is theirs: the views' own, or a hole).
+    Raises Unsupported when BLAS cannot take the operands as they are."""
     dt = _GEMM_DTYPES.get(out.dtype)
     _, m, k = a.shape
     n = b.shape[2]
     if dt is None or a.dtype != out.dtype or b.dtype != out.dtype or not (m and n and k):
-        return _NOT_BLAS
+        raise Unsupported(f"a {a.dtype} x {b.dtype} -> {out.dtype} gemm of {m}x{k}x{n}")
     e = out.itemsize
     la, lb, lc = _blas_view(m, k, a.strides[1:], e), _blas_view(k, n, b.strides[1:], e), _blas_view(m, n, out.strides[1:], e)
     if la is None or lb is None or lc is None or lc[0]:
-        return _NOT_BLAS
-    if len(_gemm_words) > 4096:
-        _gemm_words.clear()
+        raise Unsupported("an operand BLAS cannot take in place")
     steps = (a.strides[0], b.strides[0], out.strides[0]) if by_batch else (a.strides[1], 0, out.strides[1])
     return [tn.GEMM, tn.GEMM_WORDS, dt, _TRANS[la[0]], _TRANS[lb[0]], int(by_batch), r, m, n, k, la[1], lb[1], lc[1],
-            0, 0, 0, *steps]
+            *words, *steps]
 
 
-def kernel_step(fn, args: list, scratch, threads: int, keep: list) -> list | None:
-    """The words of a kernel step ``fn(*args, *scratch(), lo, hi)``: ``args`` shared, a set of
-    ``scratch()`` arrays per thread (kept alive in ``keep``). None for a kernel with no native
-    address or too many arrays."""
+def kernel_step(tpl: JobTemplate, fn, args: list, scratch_specs) -> list:
+    """A kernel step ``fn(*args, *scratch, lo, hi)``: ``args`` are words (array addresses or
+    holes), each thread gets scratch arrays of its own."""
     address = getattr(fn, "address", None)
-    if address is None:
-        return None
-    own = [scratch() for _ in range(threads)]
-    nargs = len(args) + len(own[0])
-    if nargs > tn.MAX_KERNEL_ARGS or nargs == 0:
-        return None
-    keep.append(own)
-    words = [tn.KERNEL, 0, address, nargs, len(args), *map(id, args)]
-    for arrays in own:
-        words += map(id, arrays)
+    nargs = len(args) + len(scratch_specs)
+    if address is None or nargs > tn.MAX_KERNEL_ARGS:
+        raise Unsupported("a kernel without a native address, or with too many arrays")
+    words = [tn.KERNEL, 0, address, nargs, len(args), *args]
+    for _ in range(tpl.size):
+        words += [id(tpl.scratch(shape, dtype)) for shape, dtype in scratch_specs]
     words[1] = len(words)
     return words
 
 
-def chain(*parts) -> list | None:
-    """The words of steps run one after another, or None if any is None."""
-    words = []
-    for p in parts:
-        if p is None:
-            return None
-        words += p
-    return words
+def template_of(node, build):
+    """``node``'s JobTemplate (``build()`` makes it, on first use), or None if it cannot have one."""
+    tpl = node.__dict__.get("_team_template")
+    if tpl is None:
+        try:
+            tpl = build()
+        except Unsupported:
+            tpl = False
+        node._team_template = tpl
+    return tpl or None
