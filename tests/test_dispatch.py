@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import xla_runtime
+from xla_runtime.cpu import team
 from helpers import SPLIT_GEMM, execute_on_threads
 from xla_runtime import profiler
 from xla_runtime.executor import default_pool
@@ -215,8 +216,10 @@ def test_a_caller_runs_a_queued_split_gemm_taking_every_part_the_pool_cannot(bus
 
 @pytest.mark.parametrize("sequential", [True, False])
 def test_a_caller_leaves_graphs_of_several_nodes_that_split_blas_work_to_the_pool(busy_workers, monkeypatch, sequential):
-    """The caller would run the first node and leave the rest to the pool, whose other worker
-    then wakes late for each split gemm: such executions are not claimed."""
+    """Without the thread team, split gemms run on the pool: the caller would run the first node
+    and leave the rest to the pool, whose other worker then wakes late for each split gemm, so
+    such executions are not claimed."""
+    monkeypatch.setattr(team, "team", lambda: None)
     if not sequential:
         monkeypatch.setenv("XRT_SEQUENTIAL_NODES", "1")
     big = xla_runtime.Client("cpu").compile(TWO_BIG_DOTS)
@@ -232,6 +235,29 @@ def test_a_caller_leaves_graphs_of_several_nodes_that_split_blas_work_to_the_poo
         np.testing.assert_array_equal(np.asarray(d), np.full((256, 256), 64, np.float32))
         np.testing.assert_array_equal(np.asarray(n), np.full((256, 256), -64, np.float32))
     assert threading.current_thread().name not in {e.lane for e in t.events if e.kind != "execute"}
+
+
+@pytest.mark.skipif(team.team() is None, reason="no native thread team here")
+@pytest.mark.parametrize("sequential", [True, False])
+def test_a_caller_claims_graphs_of_several_nodes_whose_gemms_run_on_the_team(busy_workers, monkeypatch, sequential):
+    """With the team, split gemms need no pool worker: the caller claims the execution and runs
+    the nodes (a graph run in dependency order may hand the second dot, independent of the first,
+    to a worker)."""
+    if not sequential:
+        monkeypatch.setenv("XRT_SEQUENTIAL_NODES", "1")
+    big = xla_runtime.Client("cpu").compile(TWO_BIG_DOTS)
+    assert big.program.graph.is_sequential == sequential and big.program.claimable
+    a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
+    jobs = team.team().jobs
+    with profiler.trace() as t:
+        d, n = big.execute(a, b, a)
+        np.testing.assert_array_equal(np.asarray(d), np.full((256, 256), 64, np.float32))
+        np.testing.assert_array_equal(np.asarray(n), np.full((256, 256), -64, np.float32))
+    lanes = {e.lane for e in t.events if e.kind != "execute"}
+    assert threading.current_thread().name in lanes
+    if sequential:
+        assert lanes == {threading.current_thread().name}
+        assert team.team().jobs == jobs + 2
 
 
 def test_a_bounded_wait_leaves_the_execution_to_the_pool(busy_workers):

@@ -32,10 +32,28 @@ def gemm_job(a, b, out, extent, chunks, by_batch=False, r=1):
 
 
 def run_job(tpl):
+    """Run the job; the chunks each thread ran (counted while this thread holds the team, so no
+    other job's chunks: an execution left over from another test may want the team too)."""
     job, keep = tpl.fill({}, [])
     with TEAM.holding() as held:
         assert held
+        before = TEAM.chunks_run()
         TEAM.run(job, tpl.gemm)
+        return chunks_since(before)
+
+
+@pytest.fixture
+def job_chunks(monkeypatch):
+    """The chunks each thread ran, per job the team runs during the test."""
+    seen = []
+    run = TEAM.run
+
+    def counting(job, gemm):
+        before = TEAM.chunks_run()
+        run(job, gemm)
+        seen.append(chunks_since(before))
+    monkeypatch.setattr(TEAM, "run", counting)
+    return seen
 
 
 def chunks_since(before):
@@ -52,10 +70,9 @@ def test_row_split_gemm_matches_numpy_for_every_operand_layout(dtype, ta, tb):
     out = np.full((m, n), np.nan, dtype)
     tpl = gemm_job(a[None], b[None], out[None], m, 8)
     assert tpl.words[6 + 3:6 + 5] == [112 if ta else 111, 112 if tb else 111]
-    before = TEAM.chunks_run()
-    run_job(tpl)
+    took = run_job(tpl)
     assert_same(out, a @ b, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-4)
-    assert sum(chunks_since(before)) == 8
+    assert sum(took) == 8
 
 
 def test_rows_per_unit_and_batches_per_unit():
@@ -92,15 +109,13 @@ def test_a_template_refuses_a_call_whose_array_is_not_c_contiguous():
     assert tpl.fill({3: good[:, ::2]}, []) is None
 
 
-def test_split_gemm_program_runs_on_the_team_and_restores_nothing_it_should_not():
+def test_split_gemm_program_runs_on_the_team(job_chunks):
     a = rng.standard_normal((256, 512)).astype(np.float32)
     b = rng.standard_normal((512, 256)).astype(np.float32)
     exe = xla_runtime.Client("cpu").compile(SPLIT_GEMM)
-    jobs, before = TEAM.jobs, TEAM.chunks_run()
     got = np.asarray(exe.execute(a, b)[0])
     np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-3)
-    assert TEAM.jobs == jobs + 1
-    assert sum(chunks_since(before)) == TEAM.size
+    assert [sum(c) for c in job_chunks] == [TEAM.size]
 
 
 MLP = hlo_module("""
@@ -126,17 +141,16 @@ def mlp_reference(x, w1, b1, w2):
     return np.tanh(np.maximum(x @ w1 + b1, 0) @ w2)
 
 
-def test_chain_with_epilogues_runs_as_one_team_job():
+def test_chain_with_epilogues_runs_as_one_team_job(job_chunks):
     args = mlp_args()
     exe = xla_runtime.Client("cpu").compile(MLP)
     assert [type(n).__name__ for n in exe.program.graph.nodes] == ["ChainNode"]
-    jobs = TEAM.jobs
     got = np.asarray(exe.execute(*args)[0])
     np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
-    assert TEAM.jobs == jobs + 1
+    assert [sum(c) for c in job_chunks] == [TEAM.size]
 
 
-def test_batched_chain_attention_matches_interpreter():
+def test_batched_chain_attention_matches_numpy(job_chunks):
     text = hlo_module("""
   q = f32[8,256,64] parameter(0)
   k = f32[8,256,64] parameter(1)
@@ -146,15 +160,13 @@ def test_batched_chain_attention_matches_interpreter():
   ROOT o = f32[8,256,64] dot(e, v), lhs_batch_dims={0}, lhs_contracting_dims={2}, rhs_batch_dims={0}, rhs_contracting_dims={1}""")
     q, k, v = (rng.standard_normal((8, 256, 64)).astype(np.float32) * 0.05 for _ in range(3))
     exe = xla_runtime.Client("cpu").compile(text)
-    jobs, before = TEAM.jobs, TEAM.chunks_run()
     got = np.asarray(exe.execute(q, k, v)[0])
     want = np.exp(q @ k.transpose(0, 2, 1)) @ v
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-    assert TEAM.jobs == jobs + 1
-    assert sum(chunks_since(before)) == 8          # one chunk per batch
+    assert [sum(c) for c in job_chunks] == [8]         # one job, a chunk per batch
 
 
-def test_split_kernel_with_scratch_runs_on_the_team():
+def test_split_kernel_with_scratch_runs_on_the_team(job_chunks):
     # a row softmax: the row reduction kernel's parts each need their own scratch
     text = hlo_module("""
   x = f32[2048,512] parameter(0)
@@ -180,21 +192,20 @@ add {
 """)
     x = rng.standard_normal((2048, 512)).astype(np.float32)
     exe = xla_runtime.Client("cpu").compile(text)
-    jobs = TEAM.jobs
+    assert any(getattr(n, "scratch_specs", None) for n in exe.program.graph.nodes)
     got = np.asarray(exe.execute(x)[0])
     e = np.exp(x - x.max(1, keepdims=True))
     np.testing.assert_allclose(got, e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
-    assert TEAM.jobs > jobs
+    assert job_chunks
 
 
-def test_a_busy_team_sends_the_node_to_the_python_pool():
+def test_a_busy_team_sends_the_node_to_the_python_pool(job_chunks):
     args = mlp_args()
     exe = xla_runtime.Client("cpu").compile(MLP)
     with TEAM.holding() as held:     # as if another execution had the team
         assert held
-        jobs = TEAM.jobs
         got = np.asarray(exe.execute(*args)[0])
-        assert TEAM.jobs == jobs
+        assert not job_chunks
     np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
 
 
@@ -213,12 +224,11 @@ def test_helpers_sleep_after_their_spin_and_a_new_job_wakes_them():
     deadline = time.monotonic() + 5
     while TEAM.sleeping() < TEAM.size - 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert TEAM.sleeping() == TEAM.size - 1
-    before = TEAM.chunks_run()
+    assert TEAM.sleeping() == TEAM.size - 1, f"control words {TEAM.ctrl[:16].tolist()}, now {time.monotonic_ns()}"
     out[:] = 0
-    run_job(gemm_job(a[None], a[None], out[None], 64, 64))
+    took = run_job(gemm_job(a[None], a[None], out[None], 64, 64))
     np.testing.assert_allclose(out, a @ a, rtol=1e-5, atol=1e-4)
-    assert sum(chunks_since(before)) == 64
+    assert sum(took) == 64
 
 
 def test_helpers_take_chunks_while_the_caller_is_busy():
@@ -226,10 +236,9 @@ def test_helpers_take_chunks_while_the_caller_is_busy():
     a = rng.standard_normal((2048, 256)).astype(np.float64)
     b = rng.standard_normal((256, 256)).astype(np.float64)
     out = np.zeros((2048, 256))
-    before = TEAM.chunks_run()
+    took = [0] * TEAM.size
     for _ in range(5):
-        run_job(gemm_job(a[None], b[None], out[None], 2048, 64))
-    took = chunks_since(before)
+        took = [x + y for x, y in zip(took, run_job(gemm_job(a[None], b[None], out[None], 2048, 64)))]
     np.testing.assert_allclose(out, a @ b, rtol=1e-10, atol=1e-10)
     assert sum(took) == 5 * 64 and sum(took[1:]) > 0
 

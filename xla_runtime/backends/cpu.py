@@ -373,19 +373,22 @@ class CpuProgram(InterpreterProgram):
         self._set_numpy_nodes()
         self.direct = self._direct_call()
         # A caller blocking on a result may run the queued execution itself (the wake-up of a
-        # worker saved) -- if the program is one node or splits no BLAS work. Otherwise the
-        # caller runs the first node and the rest continues on a worker, with the other worker
-        # woken from a longer sleep for each split gemm, hundreds of µs late on these VMs
-        # (@jit's conv, three nodes: 2.8 -> 4.7 ms; the MLP training step: 7.8 -> 9.3 ms).
+        # worker saved) -- if the program is one node or splits no BLAS work over the worker
+        # pool. Otherwise the caller runs the first node and the rest continues on a worker, with
+        # the other worker woken from a longer sleep for each split gemm, hundreds of µs late on
+        # these VMs (@jit's conv, three nodes: 2.8 -> 4.7 ms; the MLP training step: 7.8 ->
+        # 9.3 ms). Split dots run on the thread team where there is one, not on the pool (the
+        # training step claimed: 7.4-8.0 -> 6.4-7.6 ms).
         nodes = self.graph.nodes
-        self.claimable = len(nodes) == 1 or not any(_splits_blas(n) for n in nodes)
-        self._uses_team = any(_splits_blas(n) or (isinstance(n, KernelNode) and n.split) for n in nodes)
+        self._uses_team = any(_splits_blas(n) or (isinstance(n, KernelNode) and n.split) for n in nodes) \
+            and team.team() is not None
+        on_pool = (lambda n: isinstance(n, ConvNode) and n.split) if self._uses_team else _splits_blas
+        self.claimable = len(nodes) == 1 or not any(on_pool(n) for n in nodes)
 
     def defer(self, pool, fn, *args):
         """A claimable execution's task, deferred by the native thread team (``Team.defer``) when
         this program's nodes will wake the team anyway; None: submit it now."""
-        helpers = team.team() if self._uses_team else None
-        return helpers.defer(pool, fn, *args) if helpers is not None else None
+        return team.team().defer(pool, fn, *args) if self._uses_team else None
 
     def _direct_call(self):
         """For a program that is one plain kernel on arrays (the small jitted function):
