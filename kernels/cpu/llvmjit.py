@@ -24,7 +24,7 @@ def _machine():
     return native.host_machine(opt=3)
 
 
-def _optimize(llvm_ir: str):
+def _optimize(llvm_ir: str, speed_level: int = 3):
     """The parsed, verified and optimised module (call with the lock held)."""
     import llvmlite.binding as ll
     machine = _machine()
@@ -32,18 +32,19 @@ def _optimize(llvm_ir: str):
     mod.triple = machine.triple
     mod.data_layout = str(machine.target_data)
     mod.verify()
-    pto = ll.create_pipeline_tuning_options(speed_level=3)
-    pto.loop_vectorization = True
-    pto.slp_vectorization = True
+    pto = ll.create_pipeline_tuning_options(speed_level=speed_level)
+    pto.loop_vectorization = speed_level >= 2
+    pto.slp_vectorization = speed_level >= 2
     pb = ll.create_pass_builder(machine, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod
 
 
-def compile_object(llvm_ir: str) -> tuple[bytes, list[str]]:
-    """(object code, the symbols it imports) of the module ``llvm_ir``."""
+def compile_object(llvm_ir: str, speed_level: int = 3) -> tuple[bytes, list[str]]:
+    """(object code, the symbols it imports) of the module ``llvm_ir`` (optimised at
+    ``speed_level``: 3 for kernels, less for code whose time is spent in what it calls)."""
     with _lock:
-        mod = _optimize(llvm_ir)
+        mod = _optimize(llvm_ir, speed_level)
         externals = sorted({f.name for f in mod.functions if f.is_declaration and not f.name.startswith("llvm.")} |
                            {g.name for g in mod.global_variables if g.is_declaration})
         return _machine().emit_object(mod), externals

@@ -54,20 +54,17 @@ def generate(blasint_bits: int, data_offset: int) -> str:
         return f"%{name}_b = trunc i64 %{name} to {it}" if blasint_bits == 32 else f"%{name}_b = add i64 %{name}, 0"
 
     gemm_args = ", ".join(f"{it} %{n}_b" for n in ("m", "n", "k"))
-    cases = []
-    for nargs in range(1, MAX_KERNEL_ARGS + 1):
-        lines = [f"c{nargs}:"]
-        for k in range(nargs):
-            lines.append(f"  %a{nargs}_{k}w = call i64 @arg(ptr %w, i64 {k}, i64 %nf, i64 %own)")
-            lines.append(f"  %a{nargs}_{k} = inttoptr i64 %a{nargs}_{k}w to ptr")
-        params = ", ".join(f"ptr %a{nargs}_{k}" for k in range(nargs))
-        lines.append(f"  call void %fn({params}, i64 %lo, i64 %hi)")
-        lines.append("  ret void")
-        cases.append("\n".join(lines))
-    switch = " ".join(f"i64 {n}, label %c{n}" for n in range(1, MAX_KERNEL_ARGS + 1))
+    # one call site for every kernel: the arguments go in registers and stack slots in order, the
+    # same for pointers and i64 (SysV x86-64, AAPCS64), and a callee ignores those past its own:
+    # fn(arrays..., lo, hi, 0, ...). A switch over the arity took LLVM 0.7 s to compile.
+    slots = MAX_KERNEL_ARGS + 2
+    loads = "\n".join(f"  %p{i} = getelementptr i64, ptr %buf, i64 {i}\n  %v{i} = load i64, ptr %p{i}, align 8"
+                      for i in range(slots))
+    call_args = ", ".join(f"i64 %v{i}" for i in range(slots))
 
     return f"""
 {pause_decl}
+declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)
 
 define internal i64 @ld(ptr %b, i64 %k) alwaysinline {{
   %p = getelementptr i64, ptr %b, i64 %k
@@ -265,16 +262,34 @@ define internal i64 @arg(ptr %w, i64 %k, i64 %nf, i64 %own) alwaysinline {{
 
 define internal void @kernel(ptr %w, i64 %tid, i64 %lo, i64 %hi) {{
 entry:
+  %buf = alloca [{slots} x i64], align 8
+  call void @llvm.memset.p0.i64(ptr %buf, i8 0, i64 {slots * 8}, i1 false)
   %fw = call i64 @ld(ptr %w, i64 2)
   %fn = inttoptr i64 %fw to ptr
   %na = call i64 @ld(ptr %w, i64 3)
   %nf = call i64 @ld(ptr %w, i64 4)
   %per = sub i64 %na, %nf
   %own = mul i64 %tid, %per
-  switch i64 %na, label %bad [ {switch} ]
-bad:
+  br label %loop
+loop:
+  %k = phi i64 [ 0, %entry ], [ %k1, %body ]
+  %more = icmp slt i64 %k, %na
+  br i1 %more, label %body, label %call
+body:
+  %a = call i64 @arg(ptr %w, i64 %k, i64 %nf, i64 %own)
+  %pk = getelementptr i64, ptr %buf, i64 %k
+  store i64 %a, ptr %pk, align 8
+  %k1 = add i64 %k, 1
+  br label %loop
+call:
+  %plo = getelementptr i64, ptr %buf, i64 %na
+  store i64 %lo, ptr %plo, align 8
+  %nh = add i64 %na, 1
+  %phi = getelementptr i64, ptr %buf, i64 %nh
+  store i64 %hi, ptr %phi, align 8
+{loads}
+  call void %fn({call_args})
   ret void
-{chr(10).join(cases)}
 }}
 
 define internal void @steps(ptr %ctrl, ptr %job, i64 %tid, i64 %lo, i64 %hi) {{
