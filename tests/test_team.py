@@ -322,3 +322,34 @@ def test_a_deferred_execution_nobody_waits_for_still_runs():
     assert TEAM.dispatched >= dispatched + 1              # the dispatcher handed them over
     for b in bufs:
         np.testing.assert_allclose(np.asarray(b), mlp_reference(*args), rtol=1e-4, atol=1e-5)
+
+
+def wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
+
+
+def test_a_pending_deferred_deadline_keeps_the_helpers_from_sleeping():
+    # a deferred execution depends on a spinning helper to be handed over; none may sleep first
+    TEAM.ctrl[14] = time.monotonic_ns() + 10 ** 10
+    try:
+        TEAM.wake()
+        TEAM.release_hold()
+        time.sleep(0.05)                       # far past the spin budget
+        assert TEAM.sleeping() == 0
+    finally:
+        TEAM.ctrl[14] = 0
+    assert wait_until(lambda: TEAM.sleeping() == TEAM.size - 1)
+
+
+def test_a_node_that_falls_back_to_the_pool_releases_the_hold(job_chunks):
+    args = mlp_args()
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    node = exe.program.graph.nodes[0]
+    node._team_template = False                # as if its job could not be expressed
+    got = np.asarray(exe.execute(*args)[0])
+    np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
+    assert not job_chunks and TEAM.ctrl[11] == 0
+    assert wait_until(lambda: TEAM.sleeping() == TEAM.size - 1)

@@ -284,6 +284,13 @@ def _lockstep_siblings(nodes: list) -> None:
         i += 1
 
 
+def _on_team(node) -> bool:
+    """Whether ``node`` splits its work over the thread team (where there is one)."""
+    if isinstance(node, KernelNode):
+        return node.split
+    return _splits_blas(node) and not isinstance(node, ConvNode)
+
+
 def _splits_blas(node) -> bool:
     if isinstance(node, ChainNode):
         return node.flops >= DOT_SPLIT_FLOPS
@@ -380,8 +387,7 @@ class CpuProgram(InterpreterProgram):
         # 9.3 ms). Split dots run on the thread team where there is one, not on the pool (the
         # training step claimed: 7.4-8.0 -> 6.4-7.6 ms).
         nodes = self.graph.nodes
-        self._uses_team = any(_splits_blas(n) or (isinstance(n, KernelNode) and n.split) for n in nodes) \
-            and team.team() is not None
+        self._uses_team = any(_on_team(n) for n in nodes) and team.team() is not None
         on_pool = (lambda n: isinstance(n, ConvNode) and n.split) if self._uses_team else _splits_blas
         self.claimable = len(nodes) == 1 or not any(on_pool(n) for n in nodes)
 

@@ -58,6 +58,7 @@ def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], 
                 del keep                  # the arrays the job's words named
                 then()
                 return None
+            helpers.release_hold()
         finally:
             helpers.lock.release()
         # a busy team, or a job it cannot take: the pool runs the Python parts

@@ -134,6 +134,11 @@ class Team:
         """Helpers asleep now (past their spin budget)."""
         return int(self.ctrl[3])
 
+    def release_hold(self) -> None:
+        """The job a wake announced is not coming (the node runs on the pool): the helpers need
+        not keep spinning for it."""
+        self.ctrl[11] = 0
+
     def wake(self) -> None:
         """Wake sleeping helpers now: they spin for the job this thread is about to publish."""
         self._wake(self._ctrl_address)

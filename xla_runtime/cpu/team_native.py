@@ -10,7 +10,8 @@ Shared words (``ctrl``, int64):
     0 generation (the futex word: its low 32 bits)   1 job address (0: none)   2 stop
     3 sleeping helpers   4 helpers inside a job   5 spin budget (ns)
     6 sgemm   7 dgemm   8 syscall   9 clock_gettime   10 the futex syscall number
-    11 spin at least until this time (ns, CLOCK_MONOTONIC): a wake announces a job
+    11 spin at least until this time (ns, CLOCK_MONOTONIC): a wake announces a job (cleared when
+       it comes, or when the node runs elsewhere after all)
     12 how long a wake keeps the helpers spinning (ns)   13 sched_yield
     14 deferred deadline (ns; 0: none): a spinning helper past it bumps word 15 and wakes its waiter
     15 deferred firings (the Python dispatcher sleeps on it: ``team.defer``)
@@ -377,7 +378,10 @@ timecheck:
   %spent = icmp sgt i64 %el, %budget
   %until = call i64 @ald(ptr %ctrl, i64 11)
   %late = icmp sgt i64 %t, %until
-  %over = and i1 %spent, %late
+  %pending = call i64 @ald(ptr %ctrl, i64 14)
+  %none = icmp eq i64 %pending, 0
+  %over0 = and i1 %spent, %late
+  %over = and i1 %over0, %none               ; a deferred deadline keeps one awake to fire it
   br i1 %over, label %sleep, label %spin
 cont:
   br label %spin
@@ -426,6 +430,7 @@ entry:
   %jw = ptrtoint ptr %job to i64
   call void @ast(ptr %ctrl, i64 1, i64 %jw)
   %g = call i64 @aadd(ptr %ctrl, i64 0, i64 1)
+  call void @ast(ptr %ctrl, i64 11, i64 0)      ; the job a wake announced has come
   call void @wake_all(ptr %ctrl)
   call void @run_job(ptr %ctrl, ptr %job, i64 0)
   %n = call i64 @ld(ptr %job, i64 0)
