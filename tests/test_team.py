@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import sys
 import time
 
@@ -199,14 +200,38 @@ add {
     assert job_chunks
 
 
-def test_a_busy_team_sends_the_node_to_the_python_pool(job_chunks):
+def test_a_node_run_by_the_thread_holding_the_team_uses_the_python_pool(job_chunks):
     args = mlp_args()
     exe = xla_runtime.Client("cpu").compile(MLP)
-    with TEAM.holding() as held:     # as if another execution had the team
+    with TEAM.holding() as held:
         assert held
         got = np.asarray(exe.execute(*args)[0])
         assert not job_chunks
     np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
+
+
+def test_a_node_waits_for_a_busy_team(job_chunks):
+    args = mlp_args()
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_execution():
+        with TEAM.holding():
+            holding.set()
+            release.wait(10)
+    t = threading.Thread(target=other_execution)
+    t.start()
+    holding.wait(10)
+    buf = exe.execute(*args)[0]
+    waiter = threading.Thread(target=buf.block_until_ready)
+    waiter.start()
+    time.sleep(0.1)
+    assert not buf.is_ready() and not job_chunks       # waiting for the team, not on the pool
+    release.set()
+    t.join(10)
+    waiter.join(10)
+    np.testing.assert_allclose(np.asarray(buf), mlp_reference(*args), rtol=1e-4, atol=1e-5)
+    assert [sum(c) for c in job_chunks] == [TEAM.size]
 
 
 def test_concurrent_executions_share_the_team_correctly():

@@ -394,7 +394,8 @@ class CpuProgram(InterpreterProgram):
     def defer(self, pool, fn, *args):
         """A claimable execution's task, deferred by the native thread team (``Team.defer``) when
         this program's nodes will wake the team anyway; None: submit it now."""
-        return team.team().defer(pool, fn, *args) if self._uses_team else None
+        helpers = team.team() if self._uses_team else None
+        return helpers.defer(pool, fn, *args) if helpers is not None else None
 
     def _direct_call(self):
         """For a program that is one plain kernel on arrays (the small jitted function):

@@ -48,7 +48,7 @@ def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], 
         if then is not None:
             then()
         return None
-    if team_job is not None and (helpers := team_mod.team()) is not None and helpers.lock.acquire(blocking=False):
+    if team_job is not None and (helpers := team_mod.team()) is not None and helpers.acquire():
         try:
             helpers.wake()                # they wake while this thread fills in the job
             job = team_job(helpers, min(extent, min(helpers.size, extent) * per_thread))
@@ -60,8 +60,8 @@ def run_prepared(frame, extent: int, nbytes: int, prepare: Callable[[], tuple], 
                 return None
             helpers.release_hold()
         finally:
-            helpers.lock.release()
-        # a busy team, or a job it cannot take: the pool runs the Python parts
+            helpers.release()
+        # a job the team cannot take: the pool runs the Python parts
     n = min(extent, parts * per_thread)
     bounds = [extent * i // n for i in range(n + 1)]
     done = CountDownAsyncValue(None, n)

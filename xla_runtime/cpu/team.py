@@ -8,12 +8,12 @@ ctypes call (``team_native``): after a job it spins on a shared word for ``XRT_T
 then sleeps on it. A node wakes the team before it prepares its execution, publishes the job (a
 list of native steps: gemm calls into NumPy's BLAS, compiled kernels) and takes chunks with the
 helpers; it spins for the last chunk with the GIL released. One job at a time: a node that finds
-the team busy (another execution) runs through the Python pool instead.
+the team busy (a parallel branch, another execution) waits for it, since the job uses every core.
 
 A node's job is a template it builds on its first run (``JobTemplate``: gemm and kernel steps,
 the arrays only the job uses, holes for the frame's arrays and the results); later runs fill in
 the holes. A node the template cannot express (an operand BLAS cannot read in place) runs through
-the Python pool, as does every node while another execution has the team.
+the Python pool.
 
 Claimable executions of programs that use the team are deferred rather than queued
 (``Team.defer``): a caller about to block on the result runs it, and no worker is woken for it.
@@ -108,23 +108,38 @@ class Team:
         self.dispatched = 0                # deferred tasks handed to their pool (tests read it)
         helper = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(entry["xrt_team_helper"])
         self.size = helpers + 1
-        self.lock = threading.Lock()       # held by the thread whose job the team runs
+        self.lock = threading.Lock()       # held by the thread whose job the team runs: ``holder``
+        self.holder = None
         self.jobs = 0                      # jobs run (tests read it)
         self._threads = [threading.Thread(target=helper, args=(self._ctrl_address, tid), daemon=True,
                                           name=f"xrt-team-{tid}") for tid in range(1, self.size)]
         for t in self._threads:
             t.start()
 
+    def acquire(self) -> bool:
+        """Wait for the team (another node's job uses every core: running this node beside it
+        on the pool would only oversubscribe them, and spinning threads then wait for descheduled
+        ones); False if this thread holds it already."""
+        me = threading.get_ident()
+        if self.holder == me:
+            return False
+        self.lock.acquire()
+        self.holder = me
+        return True
+
+    def release(self) -> None:
+        self.holder = None
+        self.lock.release()
+
     @contextlib.contextmanager
     def holding(self):
-        """Hold the team if it is free: yields whether this thread has it."""
-        if not self.lock.acquire(blocking=False):
-            yield False
-            return
+        """Hold the team while the block runs (a node this thread runs meanwhile uses the pool)."""
+        held = self.acquire()
         try:
-            yield True
+            yield held
         finally:
-            self.lock.release()
+            if held:
+                self.release()
 
     def chunks_run(self) -> list[int]:
         """Chunks each thread has run so far (the caller's first): a profile of who did the work."""
