@@ -238,26 +238,36 @@ def test_a_caller_leaves_graphs_of_several_nodes_that_split_blas_work_to_the_poo
 
 
 @pytest.mark.skipif(team.team() is None, reason="no native thread team here")
-@pytest.mark.parametrize("sequential", [True, False])
-def test_a_caller_claims_graphs_of_several_nodes_whose_gemms_run_on_the_team(busy_workers, monkeypatch, sequential):
+def test_a_caller_claims_a_sequential_graph_whose_gemms_run_on_the_team(busy_workers):
     """With the team, split gemms need no pool worker: the caller claims the execution and runs
-    the nodes (a graph run in dependency order may hand the second dot, independent of the first,
-    to a worker)."""
-    if not sequential:
-        monkeypatch.setenv("XRT_SEQUENTIAL_NODES", "1")
+    every node, each split dot a team job."""
     big = xla_runtime.Client("cpu").compile(TWO_BIG_DOTS)
-    assert big.program.graph.is_sequential == sequential and big.program.claimable
+    assert big.program.graph.is_sequential and big.program.claimable
     a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
     jobs = team.team().jobs
     with profiler.trace() as t:
         d, n = big.execute(a, b, a)
         np.testing.assert_array_equal(np.asarray(d), np.full((256, 256), 64, np.float32))
         np.testing.assert_array_equal(np.asarray(n), np.full((256, 256), -64, np.float32))
-    lanes = {e.lane for e in t.events if e.kind != "execute"}
-    assert threading.current_thread().name in lanes
-    if sequential:
-        assert lanes == {threading.current_thread().name}
-        assert team.team().jobs == jobs + 2
+    assert {e.lane for e in t.events if e.kind != "execute"} == {threading.current_thread().name}
+    assert team.team().jobs == jobs + 2
+
+
+@pytest.mark.skipif(team.team() is None, reason="no native thread team here")
+def test_a_graph_run_as_branches_side_by_side_keeps_its_gemms_on_the_pool(monkeypatch):
+    """Where the executor runs branches side by side, a team job beside another node's work
+    would find its helper queued behind that node's thread: such graphs split on the pool, and
+    are not claimed (as without the team)."""
+    monkeypatch.setenv("XRT_SEQUENTIAL_NODES", "1")
+    big = xla_runtime.Client("cpu").compile(TWO_BIG_DOTS)
+    assert not big.program.graph.is_sequential and not big.program.claimable
+    assert not any(n.on_team for n in big.program.graph.nodes)
+    a, b = np.full((256, 512), 0.5, np.float32), np.full((512, 256), 0.25, np.float32)
+    jobs = team.team().jobs
+    d, n = big.execute(a, b, a)
+    np.testing.assert_array_equal(np.asarray(d), np.full((256, 256), 64, np.float32))
+    np.testing.assert_array_equal(np.asarray(n), np.full((256, 256), -64, np.float32))
+    assert team.team().jobs == jobs
 
 
 def test_a_bounded_wait_leaves_the_execution_to_the_pool(busy_workers):

@@ -144,7 +144,7 @@ class KernelNode(ArenaNode):
             # scratch: one set per part (per thread)
             return lambda lo, hi: fn(*args, *self._scratch(), lo, hi), lambda: self._publish(frame.buffers, outs)
         return run_prepared(frame, self.extent, SPLIT_BYTES, prepared, per_thread=KERNEL_CHUNKS,
-                            team_job=lambda helpers, chunks: self._team_job(frame, helpers, chunks))
+                            team_job=self.on_team and (lambda helpers, chunks: self._team_job(frame, helpers, chunks)) or None)
 
     def team_steps(self, tpl, buffers, statics: dict, out_words: list) -> None:
         """Add this kernel's step to ``tpl`` (a ``team.JobTemplate``), its results named by
@@ -386,8 +386,17 @@ class CpuProgram(InterpreterProgram):
         # these VMs (@jit's conv, three nodes: 2.8 -> 4.7 ms; the MLP training step: 7.8 ->
         # 9.3 ms). Split dots run on the thread team where there is one, not on the pool (the
         # training step claimed: 7.4-8.0 -> 6.4-7.6 ms).
+        # The team runs the split nodes of programs whose nodes run one after another. Where the
+        # executor runs branches side by side on the pool, a team job started beside another
+        # node's work had its helper queued behind that node's thread for milliseconds (the
+        # scheduler keeps a thread that just ran where it was): the training step's weight
+        # gradient took 3.2 ms on the team against 1.7 on the pool.
         nodes = self.graph.nodes
-        self._uses_team = any(_on_team(n) for n in nodes) and team.team() is not None
+        self._uses_team = (len(nodes) == 1 or self.graph.is_sequential) and any(_on_team(n) for n in nodes) \
+            and team.team() is not None
+        for n in nodes:
+            if isinstance(n, ArenaNode):
+                n.on_team = self._uses_team
         on_pool = (lambda n: isinstance(n, ConvNode) and n.split) if self._uses_team else _splits_blas
         self.claimable = len(nodes) == 1 or not any(on_pool(n) for n in nodes)
 

@@ -30,6 +30,9 @@ class ArenaNode(Node):
     out_specs: list
     arena_slot: int | None = None
     arena_offsets: tuple | None = None     # byte offset of each output, None = own allocation
+    # split work goes to the native thread team (``cpu.team``) rather than the Python pool: set for
+    # the nodes of programs that run their nodes one after another (see CpuProgram)
+    on_team = False
 
     def inplace_inputs(self) -> dict[int, int]:
         """{operand slot: output index} pairs the node can write in place of (same size, read

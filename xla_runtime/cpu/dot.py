@@ -91,7 +91,7 @@ class DotNode(ArenaNode):
         # each part packs the whole right operand again
         return run_prepared(frame, self.extent, self.flops, lambda: (self.prepare(frame), None),
                             min_bytes=SPLIT_FLOPS, per_thread=self.extent if self.B > 1 else 1,
-                            team_job=lambda helpers, chunks: _team_job(self, frame, helpers, chunks))
+                            team_job=self.on_team and (lambda helpers, chunks: _team_job(self, frame, helpers, chunks)) or None)
 
     def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word, r: int = 1) -> None:
         """Add this dot's gemm, writing ``out`` (named by ``out_word``), to ``tpl`` (a
@@ -158,7 +158,7 @@ class DotEpilogueNode(ArenaNode):
     def run(self, frame: Frame):
         return run_prepared(frame, self.epilogue.extent, self.dot.flops, lambda: self.prepare(frame),
                             min_bytes=SPLIT_FLOPS, per_thread=self.epilogue.extent if self.dot.B > 1 else 1,
-                            team_job=lambda helpers, chunks: _team_job(self, frame, helpers, chunks))
+                            team_job=self.on_team and (lambda helpers, chunks: _team_job(self, frame, helpers, chunks)) or None)
 
     def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word) -> None:
         """Add the gemm (into a product array of the template's own) and the kernel, writing
@@ -208,7 +208,7 @@ class ChainNode(ArenaNode):
     def run(self, frame: Frame):
         return run_prepared(frame, self.extent, self.flops, lambda: self.prepare(frame), min_bytes=SPLIT_FLOPS,
                             per_thread=self.extent if self.batched else 1,
-                            team_job=lambda helpers, chunks: _team_job(self, frame, helpers, chunks))
+                            team_job=self.on_team and (lambda helpers, chunks: _team_job(self, frame, helpers, chunks)) or None)
 
     def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word) -> None:
         """Add both nodes' steps to ``tpl``: the first writes an inner result of the template's own."""
