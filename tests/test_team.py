@@ -378,3 +378,29 @@ def test_a_node_that_falls_back_to_the_pool_releases_the_hold(job_chunks):
     np.testing.assert_allclose(got, mlp_reference(*args), rtol=1e-4, atol=1e-5)
     assert not job_chunks and TEAM.ctrl[11] == 0
     assert wait_until(lambda: TEAM.sleeping() == TEAM.size - 1)
+
+
+def test_claims_and_handovers_race_safely():
+    # executions claimed by their callers while the dispatcher hands others over, from several
+    # threads at once: every result arrives, and nothing is left deferred
+    exe = xla_runtime.Client("cpu").compile(MLP)
+    args = mlp_args()
+    want = mlp_reference(*args)
+    errors = []
+
+    def caller(k):
+        try:
+            for i in range(6):
+                buf = exe.execute(*args)[0]
+                if (i + k) % 2:
+                    time.sleep(0.0003)          # past the deadline: the dispatcher may take it
+                np.testing.assert_allclose(np.asarray(buf), want, rtol=1e-4, atol=1e-5)
+        except BaseException as e:      # noqa: BLE001 -- reported below
+            errors.append(e)
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors[0]
+    assert wait_until(lambda: not TEAM._deferred and TEAM.ctrl[14] == 0)

@@ -104,6 +104,7 @@ class Team:
         self._stop = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(entry["xrt_team_stop"])
         self._wait = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(entry["xrt_team_wait"])
         self._deferred: collections.deque = collections.deque()     # (task, pool) not yet handed over
+        self._deferred_lock = threading.Lock()     # a claim's search and the dispatcher's pops
         self._dispatcher = None
         self.dispatched = 0                # deferred tasks handed to their pool (tests read it)
         helper = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64)(entry["xrt_team_helper"])
@@ -177,21 +178,23 @@ class Team:
         dispatcher thread, which hands over whatever is still deferred."""
         task = DeferredTask(self)
         task._box.append((fn, args))
-        self._deferred.append((task, pool))
         if self._dispatcher is None:
             self._start_dispatcher()
-        if not self.ctrl[14]:
-            self.ctrl[14] = time.monotonic_ns() + DEFER_NS
+        with self._deferred_lock:
+            self._deferred.append((task, pool))
+            if not self.ctrl[14]:
+                self.ctrl[14] = time.monotonic_ns() + DEFER_NS
         self.wake()                        # a helper spins (past the deadline) to keep the time
         return task
 
     def _claimed(self, task) -> None:
-        for i, (t, _) in enumerate(self._deferred):
-            if t is task:
-                del self._deferred[i]
-                break
-        if not self._deferred:
-            self.ctrl[14] = 0
+        with self._deferred_lock:
+            for i, (t, _) in enumerate(self._deferred):
+                if t is task:
+                    del self._deferred[i]
+                    break
+            if not self._deferred:
+                self.ctrl[14] = 0
 
     def _start_dispatcher(self) -> None:
         with _lock:
@@ -206,8 +209,10 @@ class Team:
             seen = int(self.ctrl[15])
             if self.ctrl[2]:
                 return
-            while self._deferred:
-                task, pool = self._deferred.popleft()
+            with self._deferred_lock:
+                due = list(self._deferred)
+                self._deferred.clear()
+            for task, pool in due:
                 if task._box:                              # not claimed meanwhile
                     self.dispatched += 1
                     pool.submit(task.run)
