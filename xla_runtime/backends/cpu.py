@@ -144,7 +144,7 @@ class KernelNode(ArenaNode):
             # scratch: one set per part (per thread)
             return lambda lo, hi: fn(*args, *self._scratch(), lo, hi), lambda: self._publish(frame.buffers, outs)
         return run_prepared(frame, self.extent, SPLIT_BYTES, prepared, per_thread=KERNEL_CHUNKS,
-                            team_job=self.on_team and (lambda helpers, chunks: self._team_job(frame, helpers, chunks)) or None)
+                            team_job=(lambda helpers, chunks: self._team_job(frame, helpers, chunks)) if self.on_team else None)
 
     def team_steps(self, tpl, buffers, statics: dict, out_words: list) -> None:
         """Add this kernel's step to ``tpl`` (a ``team.JobTemplate``), its results named by

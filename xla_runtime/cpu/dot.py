@@ -91,7 +91,7 @@ class DotNode(ArenaNode):
         # each part packs the whole right operand again
         return run_prepared(frame, self.extent, self.flops, lambda: (self.prepare(frame), None),
                             min_bytes=SPLIT_FLOPS, per_thread=self.extent if self.B > 1 else 1,
-                            team_job=self.on_team and (lambda helpers, chunks: _team_job(self, frame, helpers, chunks)) or None)
+                            team_job=_team_job(self, frame))
 
     def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word, r: int = 1) -> None:
         """Add this dot's gemm, writing ``out`` (named by ``out_word``), to ``tpl`` (a
@@ -158,7 +158,7 @@ class DotEpilogueNode(ArenaNode):
     def run(self, frame: Frame):
         return run_prepared(frame, self.epilogue.extent, self.dot.flops, lambda: self.prepare(frame),
                             min_bytes=SPLIT_FLOPS, per_thread=self.epilogue.extent if self.dot.B > 1 else 1,
-                            team_job=self.on_team and (lambda helpers, chunks: _team_job(self, frame, helpers, chunks)) or None)
+                            team_job=_team_job(self, frame))
 
     def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word) -> None:
         """Add the gemm (into a product array of the template's own) and the kernel, writing
@@ -208,7 +208,7 @@ class ChainNode(ArenaNode):
     def run(self, frame: Frame):
         return run_prepared(frame, self.extent, self.flops, lambda: self.prepare(frame), min_bytes=SPLIT_FLOPS,
                             per_thread=self.extent if self.batched else 1,
-                            team_job=self.on_team and (lambda helpers, chunks: _team_job(self, frame, helpers, chunks)) or None)
+                            team_job=_team_job(self, frame))
 
     def team_steps(self, tpl, buffers, statics: dict, out: np.ndarray, out_word) -> None:
         """Add both nodes' steps to ``tpl``: the first writes an inner result of the template's own."""
@@ -234,25 +234,29 @@ class ChainNode(ArenaNode):
         return both, publish
 
 
-def _team_job(node, frame: Frame, helpers, chunks: int):
-    """A split dot node's work (``node.team_steps``) as a job for the team (see ``run_prepared``),
-    or None. Its template is made on the first call; each call fills in the frame's arrays and a
-    new result."""
+def _team_job(node, frame: Frame):
+    """``run_prepared``'s ``team_job`` for a split dot node (its work is ``node.team_steps``), or
+    None where the node does not use the team. The template is made on the first call; each call
+    fills in the frame's arrays and a new result."""
+    if not node.on_team:
+        return None
     shape, dtype = node.out_specs[0]
 
-    def build():
-        tpl = team.JobTemplate(helpers.size, node.extent if not isinstance(node, DotEpilogueNode)
-                               else node.epilogue.extent, chunks)
-        node.team_steps(tpl, frame.buffers, {}, np.empty(shape, dtype), team.hole(team.OUT, 0))
-        return tpl
-    tpl = team.template_of(node, build)
-    if tpl is None:
-        return None
-    out = node.new_output(frame, 0)
-    filled = tpl.fill(frame.buffers, [out])
-    if filled is None:
-        return None
-    return (*filled, tpl.gemm, lambda: node.publish(frame.buffers, out))
+    def job(helpers, chunks: int):
+        def build():
+            tpl = team.JobTemplate(helpers.size, node.extent if not isinstance(node, DotEpilogueNode)
+                                   else node.epilogue.extent, chunks)
+            node.team_steps(tpl, frame.buffers, {}, np.empty(shape, dtype), team.hole(team.OUT, 0))
+            return tpl
+        tpl = team.template_of(node, build)
+        if tpl is None:
+            return None
+        out = node.new_output(frame, 0)
+        filled = tpl.fill(frame.buffers, [out])
+        if filled is None:
+            return None
+        return (*filled, tpl.gemm, lambda: node.publish(frame.buffers, out))
+    return job
 
 
 def _dot_of(node) -> DotNode:
