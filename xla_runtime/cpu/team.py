@@ -85,7 +85,7 @@ class Team:
     def __init__(self, helpers: int, spin_ns: int):
         from kernels.cpu import native
         sgemm, dgemm, bits = _gemm_symbols()
-        address, self._owner = native.load_object(_object(bits), tn.SYMBOLS[0], (), config.kernel_loader())
+        _, self._owner = native.load_object(_object(bits), tn.SYMBOLS[0], (), config.kernel_loader())
         entry = {name: native.entry_address(self._owner, name) for name in tn.SYMBOLS}
         libc = ctypes.CDLL(None)
         self.ctrl = np.zeros(tn.CTRL_WORDS, np.int64)
